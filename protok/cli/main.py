@@ -1,0 +1,46 @@
+"""The ``protok`` command: argument parsing only; every command calls the Python API."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from protok import __version__
+
+__all__ = ["cli", "main"]
+
+# command name -> "module:function"; each module lives in protok/cli/ and imports heavy deps lazily.
+_COMMANDS: dict[str, str] = {
+    "inspect": "protok.cli.inspect_cmd:inspect_cmd",
+    "tokenize": "protok.cli.tokenize_cmd:tokenize_cmd",
+    "decode": "protok.cli.tokenize_cmd:decode_cmd",
+    "info": "protok.cli.tokenize_cmd:info_cmd",
+    "train": "protok.cli.train_cmd:train_cmd",
+    "bench": "protok.cli.bench_cmd:bench_cmd",
+}
+
+
+class _LazyGroup(click.Group):
+    """Loads a sub-command's module only when that command is used (keeps ``--help`` fast)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = _COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        module = importlib.import_module(module_name)
+        return getattr(module, attr)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="protok")
+def cli() -> None:
+    """protok: protein structure tokenizer toolkit (structures in, discrete tokens out, and back)."""
+
+
+def main() -> None:
+    cli()
