@@ -11,6 +11,7 @@ from protok import __version__
 __all__ = ["cli", "main"]
 
 # command name -> "module:function"; each module lives in protok/cli/ and imports heavy deps lazily.
+# The one-line help is listed here so `protok --help` imports nothing heavy.
 _COMMANDS: dict[str, str] = {
     "inspect": "protok.cli.inspect_cmd:inspect_cmd",
     "tokenize": "protok.cli.tokenize_cmd:tokenize_cmd",
@@ -21,8 +22,23 @@ _COMMANDS: dict[str, str] = {
 }
 
 
+_SHORT_HELP: dict[str, str] = {
+    "inspect": "Parse a structure file and summarise its chains.",
+    "tokenize": "Turn structure files into structure tokens.",
+    "decode": "Decode token files back into backbone structures.",
+    "info": "Show a model's card, vocabulary and special tokens.",
+    "train": "Train a tokenizer from a TOML/YAML config.",
+    "bench": "Score tokenizers StructTokenBench-style.",
+}
+
+
 class _LazyGroup(click.Group):
     """Loads a sub-command's module only when that command is used (keeps ``--help`` fast)."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, _SHORT_HELP.get(name, "")) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(_COMMANDS)
