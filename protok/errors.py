@@ -18,6 +18,11 @@ __all__ = [
     "ChainTooLongError",
     "ConfigError",
     "CheckpointError",
+    "StructureModelNotFoundError",
+    "BenchDataError",
+    "TokenizerNotApplicableError",
+    "InputNotFoundError",
+    "TokenFileError",
 ]
 
 
@@ -79,3 +84,27 @@ class ConfigError(ProtokError, ValueError):
 
 class CheckpointError(ProtokError, ValueError):
     """A checkpoint is missing files, is not safetensors/JSON, or does not match its config."""
+
+
+class StructureModelNotFoundError(StructureError):
+    """A requested model number does not exist in a (multi-model) structure file."""
+
+
+class BenchDataError(StructureError):
+    """A benchmark data file (chains archive, label table) is missing or malformed."""
+
+
+class TokenizerNotApplicableError(ProtokError, ValueError):
+    """A benchmark tokenizer cannot encode this input (e.g. DSSP labels needed but absent)."""
+
+
+class InputNotFoundError(ProtokError, FileNotFoundError):
+    """An input path, directory or glob given to ``protok tokenize`` matches no structure file."""
+
+
+class TokenFileError(ProtokError, ValueError):
+    """A token file (``.jsonl`` / ``.parquet`` / ``.fasta``) is malformed; the message names file and record."""
+
+
+class StructureFileNotFoundError(StructureError, FileNotFoundError):
+    """A structure path does not exist."""

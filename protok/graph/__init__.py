@@ -1,1 +1,52 @@
-"""protok.graph"""
+"""Residue frame graphs: per-residue rigid frames, chunked kNN over CA, invariant and equivariant features.
+
+``build_graph(x, k=16)`` turns a :class:`~protok.structures.ProteinChain`, a
+:class:`~protok.structures.ProteinComplex` or a sequence of chains into a ``torch_geometric.data.Data``
+whose fields are documented in ``docs/architecture.md``.
+"""
+
+from protok.graph.build import GraphInput, as_chains, build_graph
+from protok.graph.features import (
+    AA_ALPHABET,
+    EDGE_S_DIM,
+    MAX_SEPARATION,
+    NODE_S_DIM,
+    NODE_V_DIM,
+    RBF_ATOM_PAIRS,
+    RBF_COUNT,
+    RBF_MAX,
+    UNKNOWN_AA,
+    backbone_dihedrals,
+    dihedral,
+    edge_scalars,
+    encode_sequence,
+    rbf,
+)
+from protok.graph.frames import CB_COEFFS, backbone_frames, normalize, virtual_cb
+from protok.graph.knn import DEFAULT_CHUNK_SIZE, knn_graph
+
+__all__ = [
+    "AA_ALPHABET",
+    "CB_COEFFS",
+    "DEFAULT_CHUNK_SIZE",
+    "EDGE_S_DIM",
+    "GraphInput",
+    "MAX_SEPARATION",
+    "NODE_S_DIM",
+    "NODE_V_DIM",
+    "RBF_ATOM_PAIRS",
+    "RBF_COUNT",
+    "RBF_MAX",
+    "UNKNOWN_AA",
+    "as_chains",
+    "backbone_dihedrals",
+    "backbone_frames",
+    "build_graph",
+    "dihedral",
+    "edge_scalars",
+    "encode_sequence",
+    "knn_graph",
+    "normalize",
+    "rbf",
+    "virtual_cb",
+]

@@ -3,6 +3,10 @@
 A quantizer maps per-residue vectors ``z`` (N, D) to the vectors the decoder sees and to code indices.
 ``progress`` in [0, 1] is the fraction of training done; schedules (ProVQ hardness) read it. In eval mode
 the output ``quantized`` must equal ``indices_to_codes(indices)`` exactly (fully discrete inference).
+
+Masking: rows where ``mask`` is False (missing residues, padding) get index ``-1``, contribute no loss and
+no statistics, and are output as zero vectors; ``indices_to_codes`` maps ``-1`` to a zero vector, so the
+round trip holds for masked rows too.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-__all__ = ["Quantizer", "QuantizerOutput"]
+from protok.quantizers.errors import QuantizerInputError
+
+__all__ = ["Quantizer", "QuantizerOutput", "batch_stats", "check_input"]
 
 
 @dataclass
@@ -22,7 +28,8 @@ class QuantizerOutput:
     Attributes
     ----------
     quantized : Tensor, shape=(N, D)
-        What the decoder receives. In eval mode exactly the code vectors of ``indices``.
+        What the decoder receives. In eval mode exactly the code vectors of ``indices``
+        (zeros where ``indices == -1``).
     indices : Tensor, shape=(N,), dtype=long
         Nearest code per vector (``-1`` where ``mask`` is False).
     loss : Tensor, scalar
@@ -30,8 +37,9 @@ class QuantizerOutput:
     losses : dict of str to Tensor
         The individual terms (``commitment``, ``codebook``, ...), unweighted.
     stats : dict of str to float
-        At least ``perplexity``, ``usage`` (fraction of the K codes used in this batch) and, for
-        progressive quantizers, ``alpha`` (quantization hardness in [0, 1]).
+        At least ``perplexity``, ``usage`` (fraction of the K codes used in this batch), ``dead_codes``
+        (codes unused for ``dead_code_steps`` steps) and ``reseeded`` (codes re-seeded in this step);
+        for progressive quantizers also ``alpha`` (quantization hardness in [0, 1]).
     """
 
     quantized: Tensor
@@ -39,6 +47,53 @@ class QuantizerOutput:
     loss: Tensor
     losses: dict[str, Tensor] = field(default_factory=dict)
     stats: dict[str, float] = field(default_factory=dict)
+
+
+def check_input(z: Tensor, mask: Tensor | None, dim: int) -> Tensor:
+    """Validate ``z`` (N, D) and ``mask`` (N,) bool; return the mask (all True when None).
+
+    Raises
+    ------
+    QuantizerInputError
+        Wrong rank, wrong D, or a mask of the wrong shape / dtype.
+    """
+    if z.ndim != 2 or z.shape[1] != dim:
+        raise QuantizerInputError(f"quantizer input must have shape (N, {dim}), got {tuple(z.shape)}")
+    if not z.is_floating_point():
+        raise QuantizerInputError(f"quantizer input must be floating point, got {z.dtype}")
+    if mask is None:
+        return torch.ones(z.shape[0], dtype=torch.bool, device=z.device)
+    if mask.shape != (z.shape[0],) or mask.dtype != torch.bool:
+        raise QuantizerInputError(
+            f"mask must be a bool tensor of shape ({z.shape[0]},), got {mask.dtype} {tuple(mask.shape)}"
+        )
+    return mask
+
+
+@torch.no_grad()
+def batch_stats(indices: Tensor, codebook_size: int) -> dict[str, float]:
+    """Perplexity and usage of the valid indices of one batch.
+
+    Parameters
+    ----------
+    indices : Tensor, shape=(M,), dtype=long
+        Indices of valid rows only (no ``-1``).
+    codebook_size : int
+        K.
+
+    Returns
+    -------
+    dict
+        ``perplexity`` = exp(entropy of the code histogram) in [1, K] (0 for an empty batch) and ``usage``
+        = fraction of the K codes used at least once.
+    """
+    if indices.numel() == 0:
+        return {"perplexity": 0.0, "usage": 0.0}
+    counts = torch.bincount(indices, minlength=codebook_size).float()
+    p = counts / counts.sum()
+    entropy = -(p[p > 0] * p[p > 0].log()).sum()
+    perplexity, used = torch.stack([entropy.exp(), (counts > 0).float().sum()]).tolist()
+    return {"perplexity": float(perplexity), "usage": float(used) / codebook_size}
 
 
 class Quantizer(nn.Module):
@@ -63,13 +118,23 @@ class Quantizer(nn.Module):
         raise NotImplementedError
 
     def indices_to_codes(self, indices: Tensor) -> Tensor:
-        """Code vectors for ``indices`` (any shape) -> shape + (D,)."""
-        return self.codebook()[indices]
+        """Code vectors for ``indices`` (any shape) -> shape + (D,); index ``-1`` gives a zero vector."""
+        return self._lookup(self.codebook(), indices)
+
+    @staticmethod
+    def _lookup(codebook: Tensor, indices: Tensor) -> Tensor:
+        codes = codebook[indices.clamp(min=0)]
+        return torch.where((indices >= 0).unsqueeze(-1), codes, torch.zeros((), dtype=codes.dtype, device=codes.device))
 
     @torch.no_grad()
-    def nearest(self, z: Tensor) -> Tensor:
+    def nearest(self, z: Tensor, codebook: Tensor | None = None) -> Tensor:
         """Index of the nearest code (squared L2) for each row of ``z`` (N, D), computed in float32."""
-        cb = self.codebook().float()
-        z = z.float()
-        d = (z.pow(2).sum(-1, keepdim=True) - 2 * z @ cb.t() + cb.pow(2).sum(-1)[None])
+        cb = (self.codebook() if codebook is None else codebook).detach().float()
+        z = z.detach().float()
+        d = z.pow(2).sum(-1, keepdim=True) - 2 * z @ cb.t() + cb.pow(2).sum(-1)[None]
         return d.argmin(dim=-1)
+
+    def extra_repr(self) -> str:
+        return f"codebook_size={self.codebook_size}, dim={self.dim}"
+
+

@@ -1,4 +1,9 @@
-"""Structure parsing into protok's frozen chain / complex types."""
+"""Structure parsing into protok's frozen chain / complex types.
+
+``read_structure`` / ``read_chain`` read PDB, mmCIF and BinaryCIF (optionally gzip) from a path, bytes, a
+file object or a biotite ``AtomArray``; ``write_structure`` writes backbones back out; ``Promod3Chains``
+reads the shared ProMod3 backbone archive.
+"""
 
 from protok.structures.chain import (
     BACKBONE_ATOMS,
@@ -8,12 +13,22 @@ from protok.structures.chain import (
     SkippedChain,
     detect_chain_breaks,
 )
+from protok.structures.convert import atoms_to_complex
+from protok.structures.promod3 import Promod3Chains
+from protok.structures.read import read_chain, read_structure
+from protok.structures.write import to_atom_array, write_structure
 
 __all__ = [
     "BACKBONE_ATOMS",
     "PEPTIDE_BOND_MAX",
+    "Promod3Chains",
     "ProteinChain",
     "ProteinComplex",
     "SkippedChain",
+    "atoms_to_complex",
     "detect_chain_breaks",
+    "read_chain",
+    "read_structure",
+    "to_atom_array",
+    "write_structure",
 ]

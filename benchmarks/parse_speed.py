@@ -1,0 +1,113 @@
+"""Parse speed: biotite's plain read vs protok parse vs protok parse + residue frame graph.
+
+Writes N real chains from ``../shared/data/promod3/chains.npz`` as PDB and mmCIF files to a temporary
+folder, then times, in one run and interleaved round by round (so machine load hits all three alike):
+
+(a) biotite plain read: ``PDBFile.read(path).get_structure(model=1)`` /
+    ``pdbx.get_structure(CIFFile.read(path), model=1)``;
+(b) ``protok.structures.read_structure(path)``;
+(c) (b) followed by ``protok.graph.build_graph(complex, k=16)`` (skipped with a message if protok.graph
+    has no ``build_graph`` yet).
+
+Reports the best of ``--repeats`` rounds per method and the ratios (b)/(a), (c)/(a); the target is
+(c)/(a) <= 1.5. Results go to ``benchmarks/results/parse_speed.json``.
+
+Usage::
+
+    python benchmarks/parse_speed.py --n 200 --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import biotite
+import numpy as np
+from biotite.structure.io import pdb, pdbx
+
+from protok.structures import Promod3Chains, read_structure, write_structure
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "promod3" / "chains.npz"
+
+
+def _biotite_read(path: Path) -> Any:
+    if path.suffix == ".pdb":
+        return pdb.PDBFile.read(str(path)).get_structure(model=1)
+    return pdbx.get_structure(pdbx.CIFFile.read(str(path)), model=1)
+
+
+def _time_all(paths: list[Path], fn: Callable[[Path], Any]) -> float:
+    t0 = time.perf_counter()
+    for p in paths:
+        fn(p)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--n", type=int, default=200, help="number of chains")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--k", type=int, default=16)
+    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "parse_speed.json")
+    args = ap.parse_args()
+
+    db = Promod3Chains(args.data)
+    picks = np.linspace(0, len(db) - 1, args.n).astype(int)  # spread over the archive, deterministic
+    try:
+        from protok.graph import build_graph
+    except ImportError as exc:
+        build_graph = None
+        print(f"(c) skipped: protok.graph.build_graph not available ({exc})")
+
+    results: dict[str, Any] = {
+        "n_chains": int(args.n),
+        "residues": int(db.lengths[picks].sum()),
+        "repeats": args.repeats,
+        "k": args.k,
+        "python": platform.python_version(),
+        "biotite": biotite.__version__,
+        "formats": {},
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        for fmt in ("pdb", "cif"):
+            paths = [write_structure(db.chain(int(i)), Path(tmp) / f"{db.ids[i]}.{fmt}") for i in picks]
+            methods: dict[str, Callable[[Path], Any]] = {
+                "biotite_read": _biotite_read,
+                "protok_parse": read_structure,
+            }
+            if build_graph is not None:
+                methods["protok_parse_graph"] = lambda p: build_graph(read_structure(p), k=args.k)
+            for fn in methods.values():  # warm-up: imports, CCD load, first-call caches
+                fn(paths[0])
+            best = {name: float("inf") for name in methods}
+            for _ in range(args.repeats):
+                for name, fn in methods.items():
+                    best[name] = min(best[name], _time_all(paths, fn))
+            row: dict[str, Any] = {f"{name}_s": round(t, 4) for name, t in best.items()}
+            row["ms_per_file"] = {name: round(1000 * t / len(paths), 3) for name, t in best.items()}
+            row["ratio_parse_vs_biotite"] = round(best["protok_parse"] / best["biotite_read"], 3)
+            if "protok_parse_graph" in best:
+                row["ratio_parse_graph_vs_biotite"] = round(best["protok_parse_graph"] / best["biotite_read"], 3)
+            results["formats"][fmt] = row
+            print(f"{fmt}: {len(paths)} files, {results['residues']} residues")
+            for name, t in best.items():
+                print(f"  {name:20s} {t:8.3f} s  ({1000 * t / len(paths):.2f} ms/file)")
+            print(f"  parse / biotite        {row['ratio_parse_vs_biotite']:.3f}")
+            if "ratio_parse_graph_vs_biotite" in row:
+                print(f"  parse+graph / biotite  {row['ratio_parse_graph_vs_biotite']:.3f}  (target <= 1.5)")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

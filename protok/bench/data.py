@@ -1,0 +1,281 @@
+"""Real data for the benchmark: ProMod3 chains with DSSP/SASA/depth, SCOP2 and binding labels, and
+full-atom structures with crystallographic B-factors.
+
+Everything is turned into :class:`BenchItem` (a :class:`~protok.structures.ProteinChain` plus its
+per-residue annotations) once, at the boundary.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from protok.errors import BenchDataError
+from protok.structures.chain import ProteinChain
+
+__all__ = [
+    "BenchItem",
+    "Promod3Store",
+    "default_data_dir",
+    "read_binding",
+    "read_scop",
+    "read_bfactor_chains",
+    "THESEUS_EXAMPLES",
+]
+
+log = logging.getLogger(__name__)
+
+#: Where the Debian package ``theseus-examples`` installs its full-atom PDB files.
+THESEUS_EXAMPLES = Path("/usr/share/doc/theseus/examples")
+
+
+def default_data_dir() -> Path:
+    """``../shared/data`` relative to the project root (the documented location of the real data)."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        cand = parent.parent / "shared" / "data"
+        if cand.is_dir():
+            return cand
+    return Path("../shared/data")
+
+
+@dataclass(frozen=True, eq=False)
+class BenchItem:
+    """One chain as the benchmark sees it.
+
+    Attributes
+    ----------
+    id : str
+        Unique id (``PDBID_CHAIN`` for ProMod3 chains, ``file:chain`` for full-atom files).
+    chain : ProteinChain
+        Backbone coordinates and sequence.
+    annotations : dict of str to ndarray
+        Per-residue arrays of length L: ``dssp`` (<U1, 8-state), ``sasa`` (float32, Å²),
+        ``depth`` (float32, Å), ``bfactor`` (float32). Only what the source provides.
+    """
+
+    id: str
+    chain: ProteinChain
+    annotations: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.chain)
+
+    def perturbed(self, coords: np.ndarray) -> BenchItem:
+        """The same chain with new coordinates and no coordinate-derived annotations."""
+        return BenchItem(self.id, self.chain.with_coords(coords), {})
+
+
+class Promod3Store:
+    """Random access to ``promod3/chains.npz`` (see ``shared/data/README.md``).
+
+    Parameters
+    ----------
+    path : Path
+        The ``chains.npz`` file.
+
+    Raises
+    ------
+    BenchDataError
+        If the file is missing or lacks a documented array.
+    """
+
+    KEYS = ("id", "length", "seq", "dssp", "ca_milliA", "nco_minus_ca_milliA", "sasa", "depth")
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise BenchDataError(str(self.path), "ProMod3 chain archive not found")
+        try:
+            with np.load(self.path, allow_pickle=False) as d:
+                missing = [k for k in self.KEYS if k not in d.files]
+                if missing:
+                    raise BenchDataError(str(self.path), f"missing arrays {missing}")
+                self._arrays = {k: d[k] for k in self.KEYS}
+        except (OSError, ValueError) as exc:
+            raise BenchDataError(str(self.path), f"cannot read archive: {exc}") from exc
+        self.ids = [x.decode() for x in self._arrays["id"]]
+        self.lengths = self._arrays["length"].astype(np.int64)
+        self.starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]])
+        self._index = {cid: i for i, cid in enumerate(self.ids)}
+
+    def __contains__(self, chain_id: str) -> bool:
+        return chain_id in self._index
+
+    def length(self, chain_id: str) -> int:
+        return int(self.lengths[self._index[chain_id]])
+
+    def item(self, chain_id: str) -> BenchItem:
+        """The chain ``chain_id`` with its DSSP, SASA and depth annotations."""
+        i = self._index.get(chain_id)
+        if i is None:
+            raise BenchDataError(str(self.path), f"no chain {chain_id!r}")
+        a, s, n = self._arrays, int(self.starts[i]), int(self.lengths[i])
+        sl = slice(s, s + n)
+        ca = a["ca_milliA"][sl].astype(np.float64)
+        nco = ca[:, None, :] + a["nco_minus_ca_milliA"][sl]
+        xyz = (np.stack([nco[:, 0], ca, nco[:, 1], nco[:, 2]], axis=1) / 1000.0).astype(np.float32)
+        seq = a["seq"][sl].tobytes().decode()
+        chain = ProteinChain(
+            coords=xyz,
+            atom_mask=np.ones((n, 4), bool),
+            sequence=seq,
+            auth_chain_id=chain_id.split("_")[-1],
+            label_chain_id=chain_id.split("_")[-1],
+            source=f"{self.path}:{chain_id}",
+        )
+        ann = {
+            "dssp": np.array(list(a["dssp"][sl].tobytes().decode()), dtype="<U1"),
+            "sasa": a["sasa"][sl].astype(np.float32),
+            "depth": a["depth"][sl].astype(np.float32),
+        }
+        return BenchItem(chain_id, chain, ann)
+
+
+def read_scop(path: str | Path) -> dict[str, tuple[int, int]]:
+    """Chains with exactly one SCOP2 fold and one superfamily.
+
+    Parameters
+    ----------
+    path : Path
+        ``promod3/scop2.tsv``.
+
+    Returns
+    -------
+    dict
+        chain id -> (fold, superfamily). Chains whose domains span several superfamilies are left
+        out (their count is logged), since a per-protein label would be ambiguous.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise BenchDataError(str(path), "SCOP2 label table not found")
+    df = pd.read_csv(path, sep="\t", dtype={"chain": str})
+    need = {"chain", "fold", "superfamily"}
+    if not need <= set(df.columns):
+        raise BenchDataError(str(path), f"expected columns {sorted(need)}, got {list(df.columns)}")
+    out: dict[str, tuple[int, int]] = {}
+    ambiguous = 0
+    for cid, g in df.groupby("chain"):
+        pairs = set(zip(g["fold"].astype(int), g["superfamily"].astype(int)))
+        if len(pairs) != 1:
+            ambiguous += 1
+            continue
+        out[str(cid)] = next(iter(pairs))
+    log.info("%s: %d chains with one fold/superfamily, %d multi-superfamily chains left out", path, len(out), ambiguous)
+    return out
+
+
+def read_binding(path: str | Path, ligands: Sequence[str]) -> dict[str, dict[str, np.ndarray]]:
+    """Per-residue ligand-binding labels.
+
+    Parameters
+    ----------
+    path : Path
+        ``promod3/binding.tsv``.
+    ligands : sequence of str
+        Ligand groups in output order.
+
+    Returns
+    -------
+    dict
+        chain id -> {ligand: ndarray, shape=(L,), dtype=int8 (0/1)}.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise BenchDataError(str(path), "binding label table not found")
+    df = pd.read_csv(path, sep="\t", dtype={"chain": str, "labels": str})
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for row in df.itertuples(index=False):
+        if row.ligand not in ligands:
+            continue
+        lab = np.frombuffer(row.labels.encode(), dtype=np.uint8) - ord("0")
+        if lab.size and lab.max() > 1:
+            raise BenchDataError(str(path), f"{row.chain}/{row.ligand}: labels must be a 0/1 string")
+        out.setdefault(row.chain, {})[row.ligand] = lab.astype(np.int8)
+    return out
+
+
+def _one_letter(res_name: str) -> str:
+    from biotite.sequence import ProteinSequence
+
+    try:
+        return ProteinSequence.convert_letter_3to1(res_name)
+    except KeyError:
+        return "X"
+
+
+def _read_pdb_gz(path: Path):
+    import biotite.structure.io.pdb as pdb
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt") as fh:
+        text = fh.read()
+    f = pdb.PDBFile.read(io.StringIO(text))
+    return f.get_structure(model=1, extra_fields=["b_factor"], altloc="occupancy")
+
+
+def read_bfactor_chains(paths: Iterable[str | Path], *, min_len: int = 30, max_len: int = 600) -> list[BenchItem]:
+    """Full-atom chains with CA B-factors, for the flexibility task.
+
+    Files are read with biotite (``.pdb`` or ``.pdb.gz``), first model, alternate locations resolved by
+    occupancy. Chains with fewer than ``min_len`` complete residues or more than ``max_len`` are left out;
+    files that fail to parse are logged and skipped. Chains whose B-factors are all equal (e.g. NMR models
+    or refined with one value) carry no signal and are left out.
+
+    Returns
+    -------
+    list of BenchItem
+        ``annotations["bfactor"]`` of shape (L,), float32.
+    """
+    import biotite.structure as struc
+
+    items: list[BenchItem] = []
+    for p in paths:
+        p = Path(p)
+        try:
+            atoms = _read_pdb_gz(p)
+        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
+            log.warning("%s: skipped (%s)", p, exc)
+            continue
+        atoms = atoms[struc.filter_amino_acids(atoms) & ~atoms.hetero]
+        for cid in np.unique(atoms.chain_id):
+            ch = atoms[atoms.chain_id == cid]
+            starts = struc.get_residue_starts(ch)
+            n = len(starts)
+            if n < min_len or n > max_len:
+                continue
+            coords = np.full((n, 4, 3), np.nan, np.float32)
+            bf = np.full(n, np.nan, np.float32)
+            res_idx = struc.get_residue_positions(ch, np.arange(ch.array_length()))
+            for k, name in enumerate(("N", "CA", "C", "O")):
+                sel = ch.atom_name == name
+                coords[res_idx[sel], k] = ch.coord[sel]
+                if name == "CA":
+                    bf[res_idx[sel]] = ch.b_factor[sel]
+            mask = ~np.isnan(coords).any(-1)
+            keep = mask[:, :3].all(1) & ~np.isnan(bf)
+            if keep.sum() < min_len or np.nanstd(bf[keep]) == 0:
+                continue
+            seq = "".join(_one_letter(r) for r in ch.res_name[starts])
+            chain = ProteinChain(
+                coords=coords[keep],
+                atom_mask=mask[keep],
+                sequence="".join(np.array(list(seq))[keep]),
+                auth_chain_id=str(cid),
+                label_chain_id=str(cid),
+                res_ids=ch.res_id[starts][keep],
+                b_factors=bf[keep],
+                source=str(p),
+            )
+            items.append(BenchItem(f"{p.name.split('.')[0]}:{cid}", chain, {"bfactor": bf[keep]}))
+    return items

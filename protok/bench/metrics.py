@@ -1,0 +1,155 @@
+"""Scores used by the benchmark (numpy/scipy only, no scikit-learn dependency)."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+__all__ = [
+    "auroc",
+    "macro_f1",
+    "spearman",
+    "pearson",
+    "token_entropy",
+    "utilisation_rate",
+    "perplexity",
+    "per_protein_perplexity",
+    "marginal_utility",
+    "pairwise_cosine",
+    "weighted_mean_std",
+    "change_share",
+]
+
+
+def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve (Mann-Whitney U with average ranks for ties).
+
+    Parameters
+    ----------
+    labels : ndarray, shape=(n,), 0/1
+    scores : ndarray, shape=(n,), float
+
+    Returns
+    -------
+    float
+        NaN if only one class is present.
+    """
+    y = np.asarray(labels).astype(bool)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    r = stats.rankdata(np.asarray(scores, np.float64))
+    return float((r[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int | None = None) -> float:
+    """Unweighted mean of per-class F1 over classes present in ``y_true`` or ``y_pred``."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    classes = np.union1d(np.unique(y_true), np.unique(y_pred)) if n_classes is None else np.arange(n_classes)
+    f1s = []
+    for c in classes:
+        t, p = y_true == c, y_pred == c
+        if not t.any() and not p.any():
+            continue
+        tp = float((t & p).sum())
+        f1s.append(2 * tp / (t.sum() + p.sum()))
+    return float(np.mean(f1s)) if f1s else float("nan")
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman rank correlation (NaN if fewer than 3 pairs or a constant input)."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan")
+    return float(stats.spearmanr(x, y).statistic)
+
+
+def pearson(x: np.ndarray, y: np.ndarray) -> float:
+    """Pearson correlation (NaN if fewer than 3 pairs or a constant input)."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan")
+    return float(stats.pearsonr(x, y).statistic)
+
+
+def _counts(tokens: np.ndarray, k: int) -> np.ndarray:
+    t = np.asarray(tokens).reshape(-1)
+    return np.bincount(t[t >= 0], minlength=k)[:k].astype(np.float64)
+
+
+def token_entropy(counts: np.ndarray) -> float:
+    """Shannon entropy (nats) of a count vector."""
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+def utilisation_rate(tokens: np.ndarray, k: int) -> float:
+    """UR = codes used at least once / K."""
+    return float((_counts(tokens, k) > 0).sum() / k)
+
+
+def perplexity(tokens: np.ndarray, k: int) -> float:
+    """Data-set level perplexity exp(H) of the token frequency distribution."""
+    return float(np.exp(token_entropy(_counts(tokens, k))))
+
+
+def per_protein_perplexity(token_lists: list[np.ndarray], k: int) -> tuple[float, float]:
+    """Mean and std over proteins of each protein's own perplexity (StructTokenBench's averaging)."""
+    v = [perplexity(t, k) for t in token_lists if (np.asarray(t) >= 0).any()]
+    return float(np.mean(v)), float(np.std(v))
+
+
+def marginal_utility(tokens: np.ndarray, codes: np.ndarray) -> float:
+    """MUV (VOLT): −(H(v_t) − H(v_{t−1})) / (|v_t| − |v_{t−1}|), per residue (token length 1).
+
+    ``v_t`` is the tokenizer's used vocabulary; ``v_{t−1}`` keeps its most frequent half and maps every
+    other code to the nearest kept code vector (L2). Negative values mean the extra codes add entropy;
+    values near 0 mean they add little.
+
+    Parameters
+    ----------
+    tokens : ndarray, any shape, int (−1 ignored)
+    codes : ndarray, shape=(K, D)
+
+    Returns
+    -------
+    float
+        NaN if fewer than 2 codes are used.
+    """
+    k = codes.shape[0]
+    counts = _counts(tokens, k)
+    used = np.flatnonzero(counts > 0)
+    if used.size < 2:
+        return float("nan")
+    order = used[np.argsort(-counts[used], kind="stable")]
+    keep = order[: max(1, used.size // 2)]
+    drop = order[keep.size :]
+    d = ((codes[drop, None, :] - codes[None, keep, :]) ** 2).sum(-1)
+    merged = counts[keep].copy()
+    np.add.at(merged, d.argmin(1), counts[drop])
+    return float(-(token_entropy(counts) - token_entropy(merged)) / (used.size - keep.size))
+
+
+def pairwise_cosine(codes: np.ndarray) -> np.ndarray:
+    """Cosine similarity of all code pairs, shape=(K, K) (zero vectors give 0)."""
+    c = np.asarray(codes, np.float64)
+    n = np.linalg.norm(c, axis=1, keepdims=True)
+    c = np.divide(c, n, out=np.zeros_like(c), where=n > 0)
+    return c @ c.T
+
+
+def weighted_mean_std(values: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
+    """Weighted mean and standard deviation."""
+    w = np.asarray(weights, np.float64)
+    if w.sum() <= 0:
+        return float("nan"), float("nan")
+    m = float(np.average(values, weights=w))
+    return m, float(np.sqrt(np.average((values - m) ** 2, weights=w)))
+
+
+def change_share(a: np.ndarray, b: np.ndarray) -> tuple[float, int]:
+    """Share of residues whose token differs, over residues defined (>= 0) in both; and that count."""
+    a, b = np.asarray(a), np.asarray(b)
+    ok = (a >= 0) & (b >= 0)
+    n = int(ok.sum())
+    return (float((a[ok] != b[ok]).mean()) if n else float("nan")), n

@@ -1,0 +1,173 @@
+"""Run a suite: prepare data (cached), tokenize every chain once per tokenizer (cached), score every
+perspective, write results.csv, report.md and plots."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from protok.bench.adapters import TokenizerAdapter
+from protok.bench.cache import ArrayCache, default_cache_dir, hash_parts
+from protok.bench.data import THESEUS_EXAMPLES, default_data_dir
+from protok.bench.dataset import BenchDataset, prepare_dataset
+from protok.bench.report import write_plots, write_report, write_results
+from protok.bench.results import Result
+from protok.bench.suites import SuiteConfig
+from protok.bench.tasks import (
+    distinctiveness,
+    effectiveness,
+    efficiency,
+    reconstruction,
+    robustness,
+    sensitivity,
+)
+from protok.bench.tasks.distinctiveness import cosine_pairs
+from protok.bench.tasks.robustness import robustness_tokens
+from protok.bench.tasks.sensitivity import sample_pairs, tm_scores
+from protok.errors import TokenizerNotApplicableError
+
+__all__ = ["run_bench", "tokenize_dataset"]
+
+log = logging.getLogger(__name__)
+
+
+def tokenize_dataset(adapter: TokenizerAdapter, ds: BenchDataset, cache: ArrayCache) -> dict[str, np.ndarray]:
+    """Tokens of every chain of ``ds`` (computed once, cached by adapter fingerprint and data-set key).
+
+    Chains the adapter cannot encode (:class:`TokenizerNotApplicableError`) are absent from the result.
+    """
+    ids = sorted(ds.items)
+
+    def compute():
+        toks, ok = [], []
+        for cid in ids:
+            try:
+                t = np.asarray(adapter.encode(ds.items[cid]), np.int64)
+                if t.shape != (len(ds.items[cid]),):
+                    raise TokenizerNotApplicableError(f"{cid}: {adapter.name} returned shape {t.shape}")
+                toks.append(t)
+                ok.append(True)
+            except TokenizerNotApplicableError as exc:
+                log.debug("%s", exc)
+                toks.append(np.full(len(ds.items[cid]), -1, np.int64))
+                ok.append(False)
+        return {"tokens": np.concatenate(toks), "ok": np.array(ok)}, {"ids": ids}
+
+    arrays, _ = cache.get_or_compute("tokens", hash_parts(adapter.fingerprint(), ds.key), compute)
+    offs = np.concatenate([[0], np.cumsum([len(ds.items[c]) for c in ids])])
+    return {c: arrays["tokens"][offs[j] : offs[j + 1]] for j, c in enumerate(ids) if arrays["ok"][j]}
+
+
+def run_bench(
+    adapters: Sequence[TokenizerAdapter],
+    suite: SuiteConfig,
+    out_dir: str | Path,
+    *,
+    data_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    flex_dir: str | Path | None = THESEUS_EXAMPLES,
+) -> pd.DataFrame:
+    """Score ``adapters`` on ``suite`` and write ``out_dir/results.csv``, ``report.md`` and PNG plots.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The long-format results (also in ``results.csv``); ``task == "runtime"`` rows hold seconds spent.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cache = ArrayCache(cache_dir or default_cache_dir())
+    t0 = time.perf_counter()
+    ds = prepare_dataset(suite, data_dir=data_dir or default_data_dir(), cache=cache, flex_dir=flex_dir)
+    results: list[Result] = [Result("-", "runtime", "prepare", "seconds", time.perf_counter() - t0)]
+    pairs = sample_pairs(ds, suite.n_pairs, seed=suite.seed)
+    tm_arr, _ = cache.get_or_compute(
+        "tm", hash_parts(ds.key, pairs), lambda: ({"tm": tm_scores(ds, pairs)}, {"pairs": pairs})
+    )
+    tm = tm_arr["tm"]
+    rng = np.random.default_rng(suite.seed)
+    scop_ids = sorted(ds.scop)
+    robust_ids = sorted(rng.choice(scop_ids, min(suite.n_robust, len(scop_ids)), replace=False).tolist())
+    test_ids = sorted(ds.splits["scop"].tests.get("fold_test", ()))
+    recon_ids = test_ids[: suite.n_recon]
+    usage: dict[str, np.ndarray] = {}
+    cos: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    sens: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for ad in adapters:
+        name = ad.name
+        timings: dict[str, float] = {}
+        t = time.perf_counter()
+        tokens = tokenize_dataset(ad, ds, cache)
+        timings["tokenize"] = time.perf_counter() - t
+        codes = np.asarray(ad.code_vectors(), np.float32)
+        k = codes.shape[0]
+        eff_ids = [c for c in sorted(set(ds.scop) | set(ds.binding)) if c in tokens]
+        lists = [tokens[c] for c in eff_ids]
+        flat = np.concatenate(lists) if lists else np.zeros(0, np.int64)
+        usage[name] = np.bincount(flat[flat >= 0], minlength=k)[:k].astype(np.float64)
+        results += efficiency(lists, codes, tokenizer=name)
+        results += distinctiveness(codes, usage[name], tokenizer=name)
+        cos[name] = cosine_pairs(codes, usage[name])
+        if all(a in tokens and b in tokens for a, b in pairs) and pairs:
+            t = time.perf_counter()
+            rows, scores = sensitivity(tokens, codes, pairs, tm, tokenizer=name)
+            results += rows
+            sens[name] = (scores, tm)
+            timings["sensitivity"] = time.perf_counter() - t
+        if ad.applies_to_perturbed:
+            t = time.perf_counter()
+            items = [ds.items[c] for c in robust_ids]
+            key = hash_parts(ad.fingerprint(), ds.key, robust_ids, suite.noise_levels)
+            pert, _ = cache.get_or_compute(
+                "robust", key, lambda ad=ad, items=items: (robustness_tokens(ad, items, suite.noise_levels), {})
+            )
+            ref = np.concatenate([tokens[c] for c in robust_ids])
+            results += robustness(ref, pert, tokenizer=name, n_chains=len(items))
+            timings["robustness"] = time.perf_counter() - t
+        if ad.can_decode and recon_ids:
+            t = time.perf_counter()
+            results += reconstruction(ad, [ds.items[c] for c in recon_ids], tokens, tokenizer=name)
+            timings["reconstruction"] = time.perf_counter() - t
+        t = time.perf_counter()
+        results += effectiveness(
+            ds, tokens, np.asarray(ad.probe_vectors(), np.float32), suite.probe, tokenizer=name, ligands=suite.ligands
+        )
+        timings["effectiveness"] = time.perf_counter() - t
+        results += [Result(name, "runtime", k_, "seconds", v) for k_, v in timings.items()]
+        log.info("%s done: %s", name, {k_: round(v, 1) for k_, v in timings.items()})
+    results.append(Result("-", "runtime", "total", "seconds", time.perf_counter() - t0))
+    df = write_results(results, out_dir / "results.csv")
+    notes = [
+        "",
+        f"Suite `{suite.name}`: {len(ds.scop)} SCOP chains (split {_sizes(ds, 'scop')}), "
+        f"{len(ds.binding)} binding chains (split {_sizes(ds, 'binding')}), "
+        f"{len(ds.ids('flex'))} full-atom B-factor chains (split {_sizes(ds, 'flex')}); "
+        f"{len(pairs)} sensitivity pairs, {len(robust_ids)} robustness chains, {len(recon_ids)} reconstruction chains; "
+        f"probe {suite.probe.steps} steps, lr sweep {list(suite.probe.lrs)}, {suite.probe.seeds} seeds.",
+        f"Left out while preparing: {ds.skipped}.",
+        f"Total runtime {time.perf_counter() - t0:.0f} s.",
+    ]
+    write_report(df[df.task != "runtime"], out_dir / "report.md", header=f"# protok bench — suite `{suite.name}`\n", notes=notes)
+    write_plots(out_dir, df, usage, cos, sens)
+    (out_dir / "run.json").write_text(
+        json.dumps(
+            {"suite": asdict(suite), "tokenizers": [{"name": a.name, "fingerprint": a.fingerprint()} for a in adapters], "dataset_key": ds.key},
+            indent=2,
+            default=str,
+        )
+    )
+    return df
+
+
+def _sizes(ds: BenchDataset, family: str) -> str:
+    s = ds.splits.get(family)
+    if s is None:
+        return "none"
+    return "/".join(f"{k} {len(v)}" for k, v in [("train", s.train), ("valid", s.valid), *s.tests.items()])

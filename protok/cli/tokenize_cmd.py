@@ -1,0 +1,123 @@
+"""``protok tokenize``, ``protok decode`` and ``protok info``: argument parsing around :mod:`protok.tokenizer`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+__all__ = ["decode_cmd", "info_cmd", "tokenize_cmd"]
+
+
+def _load(model: str | None, device: str = "cpu", batch_size: int = 64):  # -> Tokenizer
+    from protok.errors import ProtokError
+    from protok.tokenizer import load
+
+    try:
+        return load(model, device=device, batch_size=batch_size)
+    except ProtokError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.command("tokenize")
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Output file: .fasta, .jsonl or .parquet (default: FASTA text on stdout).")
+@click.option("--chains", default=None, help="Author chain ids to keep, comma-separated (default: all).")
+@click.option("--model", "model_name", default=None, help="Model name or checkpoint folder (default: shipped model).")
+@click.option("--structure-model", type=int, default=None, help="1-based model number in multi-model files.")
+@click.option("--device", default="cpu", show_default=True, help="Encoder device: cpu, cuda, cuda:1, ...")
+@click.option("--workers", type=int, default=None, help="Parsing processes (default: spare cores; 0 = in-process).")
+@click.option("--batch-size", type=int, default=64, show_default=True, help="Chains per encoder call.")
+@click.option("--files-per-shard", type=int, default=256, show_default=True, help="Input files per output shard.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run into the same output.")
+@click.option("--shard", "shard_spec", default=None, help="Process only shard i of N (i/N, 0-based) of the inputs.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar (files/s) on stderr.")
+def tokenize_cmd(inputs, output, chains, model_name, structure_model, device, workers, batch_size,
+                 files_per_shard, resume, shard_spec, engine, progress) -> None:  # fmt: skip
+    """Turn structure files (PDB / mmCIF / BinaryCIF, .gz too) into structure tokens.
+
+    INPUTS are files, directories (searched recursively) or globs. Without -o, prints FASTA-style records
+    (>{id}_{chain}, then the tokens as text). Failed inputs are recorded in OUTPUT-stem.errors.tsv and the run
+    goes on; the exit status is 1 when any input failed.
+    """
+    from protok.errors import ProtokError
+    from protok.tokenizer.inputs import collect_inputs, parse_shard, select_shard
+    from protok.tokenizer.runner import RunConfig, default_workers, run_tokenize
+    from protok.tokenizer.tokenfile import format_of
+
+    logging.basicConfig(level=logging.WARNING, format="protok: %(message)s")
+    try:
+        files = collect_inputs(inputs)
+        if shard_spec:
+            files = select_shard(files, *parse_shard(shard_spec))
+        if output is not None:
+            format_of(output)
+    except (ProtokError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from None
+    tok = _load(model_name, device, batch_size)
+    cfg = RunConfig(
+        inputs=files,
+        output=output,
+        chains=[c for c in chains.split(",") if c] if chains else None,
+        model=structure_model,
+        workers=default_workers() if workers is None else workers,
+        files_per_shard=files_per_shard,
+        resume=resume,
+        engine=engine,
+        progress=progress,
+        model_name=model_name or tok.name,
+        device=device,
+    )
+    try:
+        summary = run_tokenize(tok, cfg, stream=sys.stdout)
+    except FileExistsError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(f"protok tokenize: {summary.line()}", err=True)
+    if summary.failed:
+        sys.exit(1)
+
+
+@click.command("decode")
+@click.argument("tokens", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for one structure file per record, named {id}_{chain}.pdb.")
+@click.option("--format", "fmt", type=click.Choice(["pdb", "cif"]), default="pdb", show_default=True)
+@click.option("--model", "model_name", default=None, help="Model name or checkpoint folder (default: shipped model).")
+@click.option("--device", default="cpu", show_default=True)
+def decode_cmd(tokens, out_dir, fmt, model_name, device) -> None:  # fmt: skip
+    """Decode a token file (.jsonl / .parquet / .fasta) into backbone structures, one file per record."""
+    from protok.errors import ProtokError
+    from protok.tokenizer.decode import decode_file
+
+    tok = _load(model_name, device)
+    try:
+        written = decode_file(tok, tokens, out_dir, fmt=fmt)
+    except ProtokError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"protok decode: wrote {len(written)} {fmt} files to {out_dir}", err=True)
+
+
+@click.command("info")
+@click.argument("model_name", required=False, default=None)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+def info_cmd(model_name, as_json) -> None:  # fmt: skip
+    """Show a model's card, its vocabulary and the special-token ids (default: the shipped model)."""
+    tok = _load(model_name)
+    info = {"model": tok.name, "card": tok.card, "vocabulary": tok.vocab.to_dict(), "graph_k": tok.k_neighbours}
+    if as_json:
+        click.echo(json.dumps(info, indent=2, default=str))
+        return
+    click.echo(f"model: {tok.name}")
+    click.echo("card:")
+    for key, value in tok.card.items():
+        click.echo(f"  {key}: {json.dumps(value, default=str) if isinstance(value, (dict, list)) else value}")
+    v = tok.vocab
+    click.echo(f"vocabulary: {v.size} ids; codes 0..{v.codebook_size - 1}")
+    click.echo("special tokens:")
+    for name, spec in v.to_dict()["special_tokens"].items():  # type: ignore[union-attr]
+        click.echo(f"  {name:<11} {spec['id']:>6}  {spec['text']}")

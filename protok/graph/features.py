@@ -1,0 +1,240 @@
+"""Invariant node and edge features of residue frame graphs.
+
+Node scalars (``NODE_S_DIM`` = 9): ``sin/cos`` of the backbone dihedrals phi, psi, omega and one validity
+flag each (0 at chain ends, chain breaks and missing atoms, where sin/cos are also 0). The sines are
+parity-odd: a mirror image flips their sign.
+
+Edge scalars (``EDGE_S_DIM`` = 223) for an edge j -> i (neighbour j of centre i), in this order:
+
+=============  =====  ===========================================================================
+block          width  meaning
+=============  =====  ===========================================================================
+distance RBF   144    16 Gaussians on 0-20 Å for each atom pair in :data:`RBF_ATOM_PAIRS` (atom of i,
+                      atom of j); zero where an atom (O) is missing
+orientation    9      ``R_i^T R_j`` row-major (relative rotation of the two frames)
+direction      3      unit ``CA_j - CA_i`` in frame i (``R_i^T`` applied)
+separation     66     one-hot of ``clip(r_j - r_i, -32, 32)`` (65 buckets) or "other chain" (last)
+same chain     1      1.0 if i and j are in the same chain
+=============  =====  ===========================================================================
+
+``r`` is the position within the chain (``residue_idx``). Orientation and direction components along the
+local z axis change sign under a mirror reflection.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from protok.graph.frames import normalize
+
+__all__ = [
+    "AA_ALPHABET",
+    "UNKNOWN_AA",
+    "NODE_S_DIM",
+    "NODE_V_DIM",
+    "EDGE_S_DIM",
+    "RBF_ATOM_PAIRS",
+    "RBF_COUNT",
+    "RBF_MAX",
+    "MAX_SEPARATION",
+    "encode_sequence",
+    "rbf",
+    "dihedral",
+    "backbone_dihedrals",
+    "edge_scalars",
+]
+
+#: Amino-acid alphabet of ``Data.seq``; index 20 (:data:`UNKNOWN_AA`) is anything else (``X``).
+AA_ALPHABET: str = "ACDEFGHIKLMNPQRSTVWY"
+UNKNOWN_AA: int = len(AA_ALPHABET)
+
+#: Atoms available for distance features, in the order of the internal ``(N, 5, 3)`` atom tensor.
+FEATURE_ATOMS: tuple[str, ...] = ("N", "CA", "C", "O", "CB")
+#: (atom of centre i, atom of neighbour j) pairs whose distances enter the edge RBFs.
+RBF_ATOM_PAIRS: tuple[tuple[str, str], ...] = (
+    ("CA", "CA"),
+    ("CB", "CB"),
+    ("N", "N"),
+    ("C", "C"),
+    ("O", "O"),
+    ("N", "O"),
+    ("O", "N"),
+    ("CA", "CB"),
+    ("CB", "CA"),
+)
+#: Gaussians per distance and their range (Å).
+RBF_COUNT: int = 16
+RBF_MAX: float = 20.0
+#: Sequence separations are clipped to ``[-MAX_SEPARATION, MAX_SEPARATION]``.
+MAX_SEPARATION: int = 32
+
+NODE_S_DIM: int = 9
+NODE_V_DIM: int = 3
+_SEP_BUCKETS = 2 * MAX_SEPARATION + 2
+EDGE_S_DIM: int = len(RBF_ATOM_PAIRS) * RBF_COUNT + 9 + 3 + _SEP_BUCKETS + 1
+
+_AA_LOOKUP = np.full(256, UNKNOWN_AA, dtype=np.int64)
+for _i, _a in enumerate(AA_ALPHABET):
+    _AA_LOOKUP[ord(_a)] = _i
+    _AA_LOOKUP[ord(_a.lower())] = _i
+_PAIR_I = torch.tensor([FEATURE_ATOMS.index(a) for a, _ in RBF_ATOM_PAIRS])
+_PAIR_J = torch.tensor([FEATURE_ATOMS.index(b) for _, b in RBF_ATOM_PAIRS])
+
+
+def encode_sequence(sequence: str) -> torch.Tensor:
+    """Amino-acid indices in :data:`AA_ALPHABET` (anything else -> :data:`UNKNOWN_AA`).
+
+    Parameters
+    ----------
+    sequence : str
+        One-letter codes, length L.
+
+    Returns
+    -------
+    Tensor, shape=(L,), dtype=int64
+
+    Examples
+    --------
+    >>> encode_sequence("ACX").tolist()
+    [0, 1, 20]
+    """
+    raw = np.frombuffer(sequence.encode("ascii", errors="replace"), dtype=np.uint8)
+    return torch.from_numpy(_AA_LOOKUP[raw])
+
+
+def rbf(d: torch.Tensor, d_max: float = RBF_MAX, count: int = RBF_COUNT) -> torch.Tensor:
+    """Gaussian radial basis of distances, centres evenly on ``[0, d_max]``, width ``d_max / count``.
+
+    Parameters
+    ----------
+    d : Tensor, shape=(...)
+        Distances in Å.
+
+    Returns
+    -------
+    Tensor, shape=(..., count)
+    """
+    mu = torch.linspace(0.0, d_max, count, dtype=d.dtype, device=d.device)
+    sigma = d_max / count
+    return torch.exp(-(((d.unsqueeze(-1) - mu) / sigma) ** 2))
+
+
+def dihedral(p0: torch.Tensor, p1: torch.Tensor, p2: torch.Tensor, p3: torch.Tensor) -> torch.Tensor:
+    """Dihedral angles (radians, in ``(-pi, pi]``) of the atom quadruples ``p0-p1-p2-p3`` (IUPAC sign).
+
+    Parameters
+    ----------
+    p0, p1, p2, p3 : Tensor, shape=(..., 3)
+
+    Returns
+    -------
+    Tensor, shape=(...)
+    """
+    b0 = p0 - p1
+    b1 = normalize(p2 - p1)
+    b2 = p3 - p2
+    v = b0 - (b0 * b1).sum(-1, keepdim=True) * b1
+    w = b2 - (b2 * b1).sum(-1, keepdim=True) * b1
+    x = (v * w).sum(-1)
+    y = (torch.linalg.cross(b1, v, dim=-1) * w).sum(-1)
+    return torch.atan2(y, x)
+
+
+def backbone_dihedrals(
+    coords: torch.Tensor, atom_mask: torch.Tensor, chain_break: torch.Tensor
+) -> torch.Tensor:
+    """Node scalars: sin/cos of phi, psi, omega with validity flags.
+
+    ``phi_i = C_{i-1}-N_i-CA_i-C_i``, ``psi_i = N_i-CA_i-C_i-N_{i+1}``,
+    ``omega_i = CA_i-C_i-N_{i+1}-CA_{i+1}`` (the peptide bond after residue i).
+
+    Parameters
+    ----------
+    coords : Tensor, shape=(N, 4, 3)
+        N, CA, C, O of all residues, chains concatenated (finite everywhere; missing atoms may hold 0).
+    atom_mask : Tensor, shape=(N, 4), dtype=bool
+    chain_break : Tensor, shape=(N,), dtype=bool
+        True where residue i is not bonded to i-1 (including the first residue of every chain but the
+        first; residue 0 is never bonded to a predecessor).
+
+    Returns
+    -------
+    Tensor, shape=(N, NODE_S_DIM)
+        ``[sin phi, cos phi, sin psi, cos psi, sin omega, cos omega, phi ok, psi ok, omega ok]``; where a
+        flag is 0 the sin/cos entries are 0.
+    """
+    n = coords.shape[0]
+    out = coords.new_zeros(n, NODE_S_DIM)
+    if n < 2:
+        return out
+    bonded = ~chain_break[1:] & atom_mask[:-1, 2] & atom_mask[1:, 0]  # i -> i+1, shape (n-1,)
+    N, CA, C = coords[:, 0], coords[:, 1], coords[:, 2]
+    phi = dihedral(C[:-1], N[1:], CA[1:], C[1:])  # for residues 1..n-1
+    psi = dihedral(N[:-1], CA[:-1], C[:-1], N[1:])  # for residues 0..n-2
+    omega = dihedral(CA[:-1], C[:-1], N[1:], CA[1:])  # for residues 0..n-2
+    ok_phi = bonded & atom_mask[1:, 1] & atom_mask[1:, 2]
+    ok_psi = bonded & atom_mask[:-1, 1] & atom_mask[:-1, 0]
+    ok_omega = bonded & atom_mask[:-1, 1] & atom_mask[1:, 1]
+    f_phi, f_psi, f_omega = (ok.to(coords.dtype) for ok in (ok_phi, ok_psi, ok_omega))
+    out[1:, 0] = torch.sin(phi) * f_phi
+    out[1:, 1] = torch.cos(phi) * f_phi
+    out[:-1, 2] = torch.sin(psi) * f_psi
+    out[:-1, 3] = torch.cos(psi) * f_psi
+    out[:-1, 4] = torch.sin(omega) * f_omega
+    out[:-1, 5] = torch.cos(omega) * f_omega
+    out[1:, 6] = f_phi
+    out[:-1, 7] = f_psi
+    out[:-1, 8] = f_omega
+    return out
+
+
+def edge_scalars(
+    atoms: torch.Tensor,
+    atom_ok: torch.Tensor,
+    rot: torch.Tensor,
+    residue_idx: torch.Tensor,
+    chain_idx: torch.Tensor,
+    edge_index: torch.Tensor,
+) -> torch.Tensor:
+    """Invariant edge scalars for edges j -> i (layout in the module docstring).
+
+    Parameters
+    ----------
+    atoms : Tensor, shape=(N, 5, 3)
+        N, CA, C, O, virtual CB.
+    atom_ok : Tensor, shape=(N, 5), dtype=bool
+        Which of those atoms exist.
+    rot : Tensor, shape=(N, 3, 3)
+        Frame rotations (columns = local axes).
+    residue_idx, chain_idx : Tensor, shape=(N,), dtype=int64
+    edge_index : Tensor, shape=(2, E), dtype=int64
+        Row 0 = source j, row 1 = target i.
+
+    Returns
+    -------
+    Tensor, shape=(E, EDGE_S_DIM)
+    """
+    j, i = edge_index[0], edge_index[1]
+    e = j.shape[0]
+    atoms_i = atoms.index_select(0, i)  # (E, 5, 3)
+    atoms_j = atoms.index_select(0, j)
+    ai = atoms_i.index_select(1, _PAIR_I)  # (E, P, 3)
+    aj = atoms_j.index_select(1, _PAIR_J)
+    dist = torch.linalg.vector_norm(aj - ai, dim=-1)  # (E, P)
+    pair_ok = atom_ok.index_select(0, i).index_select(1, _PAIR_I) & atom_ok.index_select(0, j).index_select(
+        1, _PAIR_J
+    )
+    dist_feat = (rbf(dist) * pair_ok.unsqueeze(-1).to(atoms.dtype)).reshape(e, -1)
+
+    rot_i_t = rot.index_select(0, i).transpose(1, 2)
+    orient = torch.bmm(rot_i_t, rot.index_select(0, j)).reshape(e, 9)
+    direction = torch.bmm(rot_i_t, normalize(atoms_j[:, 1] - atoms_i[:, 1]).unsqueeze(-1)).squeeze(-1)
+
+    same = chain_idx.index_select(0, j) == chain_idx.index_select(0, i)
+    sep = (residue_idx.index_select(0, j) - residue_idx.index_select(0, i)).clamp(
+        -MAX_SEPARATION, MAX_SEPARATION
+    ) + MAX_SEPARATION
+    sep = torch.where(same, sep, torch.full_like(sep, _SEP_BUCKETS - 1))
+    sep_feat = torch.nn.functional.one_hot(sep, _SEP_BUCKETS).to(atoms.dtype)
+    return torch.cat([dist_feat, orient, direction, sep_feat, same.to(atoms.dtype).unsqueeze(-1)], dim=-1)

@@ -1,0 +1,195 @@
+"""Save and load :class:`~protok.models.model.ProtokModel` as ``config.json`` + ``model.safetensors``.
+
+Only JSON and safetensors are ever read: no pickle, no ``torch.load``. ``config.json`` holds::
+
+    {"format": "protok-model", "format_version": 1, "protok_version": "...",
+     "config": ModelConfig.to_dict(), "card": {...}}
+
+Both files are written atomically (a temporary file in the same folder, then ``os.replace``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from protok.errors import CheckpointError, ConfigError, ModelNotFoundError
+from protok.models.model import ModelConfig, ProtokModel
+from protok.models.registry import resolve_model
+
+__all__ = ["CONFIG_NAME", "FORMAT_NAME", "FORMAT_VERSION", "WEIGHTS_NAME", "load_model", "read_config", "save_model"]
+
+logger = logging.getLogger(__name__)
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+FORMAT_NAME = "protok-model"
+FORMAT_VERSION = 1
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def save_model(model: ProtokModel, directory: str | os.PathLike, card: dict | None = None) -> Path:
+    """Write ``model`` to ``directory`` (created if needed) as config.json + model.safetensors.
+
+    Parameters
+    ----------
+    model : ProtokModel
+    directory : path
+    card : dict, optional
+        JSON-serialisable model card (training data, metrics, license, ...), stored under ``"card"``.
+
+    Returns
+    -------
+    Path
+        The folder.
+    """
+    from protok import __version__
+
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "protok_version": __version__,
+        "config": model.config.to_dict(),
+        "card": card or {},
+    }
+    text = json.dumps(meta, indent=2, sort_keys=False)
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    _atomic_write(folder / WEIGHTS_NAME, lambda tmp: save_file(state, tmp, metadata={"format": FORMAT_NAME}))
+
+    def _write_json(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+
+    _atomic_write(folder / CONFIG_NAME, _write_json)
+    logger.info("saved %s to %s", model.config.name, folder)
+    return folder
+
+
+def _resolve(name_or_path: str | os.PathLike) -> Path:
+    path = Path(name_or_path)
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise CheckpointError(f"{path}: not a model folder (expected a folder with {CONFIG_NAME} and {WEIGHTS_NAME})")
+    try:
+        return resolve_model(str(name_or_path))
+    except ModelNotFoundError:
+        raise
+    except Exception as e:  # pragma: no cover - defensive
+        raise ModelNotFoundError(f"{name_or_path}: {e}") from None
+
+
+def read_config(name_or_path: str | os.PathLike) -> tuple[ModelConfig, dict]:
+    """Read a model folder's ``config.json``.
+
+    Returns
+    -------
+    config : ModelConfig
+    meta : dict
+        The whole JSON document (``card``, ``format_version``, ``protok_version``, ...).
+
+    Raises
+    ------
+    ModelNotFoundError
+        Not a folder and not a registered name.
+    CheckpointError
+        Missing or invalid config.json.
+    """
+    folder = _resolve(name_or_path)
+    cfg_path = folder / CONFIG_NAME
+    if not cfg_path.is_file():
+        raise CheckpointError(f"{cfg_path}: missing (a protok model folder needs {CONFIG_NAME} and {WEIGHTS_NAME})")
+    try:
+        meta = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{cfg_path}: not valid JSON ({e})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+        raise CheckpointError(f"{cfg_path}: not a protok model config (missing \"format\": \"{FORMAT_NAME}\")")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{cfg_path}: format_version {version!r} is not supported (this protok reads <= {FORMAT_VERSION})"
+        )
+    try:
+        config = ModelConfig.from_dict(meta.get("config"))
+    except ConfigError as e:
+        raise CheckpointError(f"{cfg_path}: invalid model config: {e}") from None
+    return config, meta
+
+
+def load_model(name_or_path: str | os.PathLike, device: str | torch.device = "cpu") -> ProtokModel:
+    """Load a model folder or a registered model name, in eval mode.
+
+    Parameters
+    ----------
+    name_or_path : str or path
+        A folder written by :func:`save_model`, or a name from :func:`protok.models.list_models`.
+    device : str or torch.device
+
+    Returns
+    -------
+    ProtokModel
+        In eval mode, on ``device``.
+
+    Raises
+    ------
+    ModelNotFoundError
+        Neither an existing folder nor a registered (and installed) name.
+    CheckpointError
+        Missing/corrupt files, or weights that do not match the config (names or shapes).
+    """
+    folder = _resolve(name_or_path)
+    config, meta = read_config(folder)
+    weights = folder / WEIGHTS_NAME
+    if not weights.is_file():
+        raise CheckpointError(f"{weights}: missing")
+    try:
+        state = load_file(str(weights), device="cpu")
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{weights}: not a readable safetensors file ({e})") from None
+    model = ProtokModel(config)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{weights}: weights do not match {CONFIG_NAME}: missing {missing[:5]}"
+            f"{'...' if len(missing) > 5 else ''}, unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}"
+        )
+    bad = [k for k, v in expected.items() if tuple(v.shape) != tuple(state[k].shape)]
+    if bad:
+        k = bad[0]
+        raise CheckpointError(
+            f"{weights}: {len(bad)} tensor shape(s) do not match {CONFIG_NAME}, e.g. {k}: "
+            f"file {tuple(state[k].shape)} vs config {tuple(expected[k].shape)}"
+        )
+    model.load_state_dict(state, strict=True)
+    model.card = meta.get("card", {})  # type: ignore[assignment]
+    return model.to(device).eval()

@@ -1,0 +1,358 @@
+"""ProtokModel: encoder + quantizer + decoder, one config dataclass, safetensors + JSON on disk.
+
+Final API (what training and the tokenizer API code against)
+------------------------------------------------------------
+::
+
+    from protok.models import MODEL_PRESETS, ModelConfig, ProtokModel, save_model, load_model
+
+    cfg = ModelConfig.preset("small")             # or MODEL_PRESETS["small"]; ModelConfig.from_dict(d)
+    model = ProtokModel(cfg)
+    out = model(batch, progress=0.3)              # batch: torch_geometric Batch (or Data) of build_graph()
+    out.loss.backward()                           # ModelOutput: loss, losses, stats, indices (N,),
+                                                  #   pred_coords (N,4,3) flat PyG order, quantized (N,D)
+    idx = model.encode(batch)                     # (N,) long, eval + fully discrete, -1 where node_mask False
+    z = model.embed(batch)                        # (N, D) pre-quantization vectors
+    xyz = model.decode(idx, batch.residue_idx, batch.chain_idx, batch.chain_break, batch.batch)  # (N,4,3)
+    save_model(model, "dir", card={...}); model = load_model("dir" or "protok-provq-small-v1")
+
+``progress`` in [0, 1] (fraction of training done) goes to the quantizer (ProVQ hardness schedule).
+``decode`` also accepts code vectors (N, D) float instead of indices. Padding to dense (B, L) uses
+``torch_geometric.utils.to_dense_batch``; residues without a frame (``node_mask`` False) get index -1 and
+the decoder sees a learned "no code" vector for them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any, TypeVar
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Data
+from torch_geometric.utils import to_dense_batch
+
+from protok.errors import ConfigError
+from protok.metrics import backbone_rmsd, ca_rmsd, lddt_ca
+from protok.models.decoder import Decoder, DecoderConfig
+from protok.models.encoder import ENCODER_PRESETS, Encoder, EncoderConfig
+from protok.models.losses import LossConfig, reconstruction_losses
+from protok.quantizers.base import Quantizer
+from protok.quantizers.config import QuantizerConfig
+from protok.quantizers.registry import build_quantizer
+
+__all__ = ["MODEL_PRESETS", "ModelConfig", "ModelOutput", "ProtokModel"]
+
+_T = TypeVar("_T")
+
+
+def _dataclass_from_dict(cls: type[_T], data: dict[str, Any], what: str) -> _T:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what}: expected a mapping, got {type(data).__name__}")
+    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{what}: unknown field(s) {unknown}; known: {sorted(known)}")
+    try:
+        return cls(**data)
+    except TypeError as e:
+        raise ConfigError(f"{what}: {e}") from None
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild a :class:`ProtokModel` (saved into every checkpoint).
+
+    Attributes
+    ----------
+    encoder : EncoderConfig
+    quantizer : QuantizerConfig
+        ``quantizer.dim`` is the code dimension D; the encoder output is projected to D when
+        ``encoder.out_dim`` differs.
+    decoder : DecoderConfig
+        ``decoder.input_dim`` must equal ``quantizer.dim``.
+    loss : LossConfig
+    name : str
+        Free-form model name (e.g. ``"protok-provq-small"``).
+    """
+
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    quantizer: QuantizerConfig = field(default_factory=QuantizerConfig)
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    name: str = "protok"
+
+    def __post_init__(self) -> None:
+        if self.decoder.input_dim != self.quantizer.dim:
+            raise ConfigError(
+                f"ModelConfig {self.name!r}: decoder.input_dim={self.decoder.input_dim} must equal "
+                f"quantizer.dim={self.quantizer.dim}"
+            )
+        if self.loss.n_dist_bins != self.decoder.n_dist_bins:
+            raise ConfigError(
+                f"ModelConfig {self.name!r}: loss.n_dist_bins={self.loss.n_dist_bins} must equal "
+                f"decoder.n_dist_bins={self.decoder.n_dist_bins}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (JSON-serialisable)."""
+        return {
+            "name": self.name,
+            "encoder": self.encoder.to_dict(),
+            "quantizer": self.quantizer.to_dict(),
+            "decoder": asdict(self.decoder),
+            "loss": asdict(self.loss),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        """Inverse of :meth:`to_dict`; unknown or missing sections raise :class:`ConfigError`."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"ModelConfig: expected a mapping, got {type(data).__name__}")
+        sections = {"name", "encoder", "quantizer", "decoder", "loss"}
+        unknown = sorted(set(data) - sections)
+        if unknown:
+            raise ConfigError(f"ModelConfig: unknown field(s) {unknown}; known: {sorted(sections)}")
+        missing = sorted({"encoder", "quantizer", "decoder"} - set(data))
+        if missing:
+            raise ConfigError(f"ModelConfig: missing section(s) {missing}")
+        return cls(
+            encoder=EncoderConfig.from_dict(data["encoder"]),
+            quantizer=QuantizerConfig.from_dict(data["quantizer"]),
+            decoder=_dataclass_from_dict(DecoderConfig, data["decoder"], "DecoderConfig"),
+            loss=_dataclass_from_dict(LossConfig, data.get("loss", {}), "LossConfig"),
+            name=str(data.get("name", "protok")),
+        )
+
+    @classmethod
+    def preset(cls, name: str) -> ModelConfig:
+        """A fresh copy of ``MODEL_PRESETS[name]`` (safe to modify)."""
+        try:
+            return cls.from_dict(MODEL_PRESETS[name].to_dict())
+        except KeyError:
+            raise ConfigError(f"unknown model preset {name!r}; known: {sorted(MODEL_PRESETS)}") from None
+
+
+#: Named model configurations (data, not code). Code dimension D = 128 for both, the ESM3 structure
+#: tokenizer's code size (4096 x 128): large enough for the decoder to rebuild a backbone from one
+#: vector per residue, small enough that nearest-code search over K codes stays cheap and that the code
+#: vectors are what StructTokenBench's probes embed. K = 512 codes, as StructTokenBench's VQ/AminoAseed.
+MODEL_PRESETS: dict[str, ModelConfig] = {
+    # CPU-trainable: small encoder (128-d output), 4-layer 128-wide decoder with 2 refinement steps.
+    "small": ModelConfig(
+        encoder=ENCODER_PRESETS["small"],
+        quantizer=QuantizerConfig(kind="provq", codebook_size=512, dim=128),
+        decoder=DecoderConfig(input_dim=128, d_model=128, n_layers=4, n_heads=4, ffn_mult=4, n_refine=2),
+        loss=LossConfig(),
+        name="protok-provq-small",
+    ),
+    # GPU: larger encoder (256-d output, projected to D = 128), 8-layer 512-wide decoder.
+    "base": ModelConfig(
+        encoder=ENCODER_PRESETS["base"],
+        quantizer=QuantizerConfig(kind="provq", codebook_size=512, dim=128),
+        decoder=DecoderConfig(input_dim=128, d_model=512, n_layers=8, n_heads=8, ffn_mult=4, n_refine=3),
+        loss=LossConfig(),
+        name="protok-provq-base",
+    ),
+}
+
+
+@dataclass
+class ModelOutput:
+    """Result of :meth:`ProtokModel.forward`.
+
+    Attributes
+    ----------
+    loss : Tensor, scalar
+        Weighted total (reconstruction + quantizer).
+    losses : dict of str to Tensor
+        Unweighted terms: ``distance``, ``direction``, ``distogram`` and the quantizer's as ``q_<name>``.
+    stats : dict of str to float
+        Quantizer statistics (``perplexity``, ``usage``, ``alpha``, ...) and metrics computed under
+        no_grad: ``ca_rmsd``, ``bb_rmsd`` (Å, mean over complexes) and ``lddt_ca``.
+    indices : Tensor, shape=(N,), dtype=long
+        Code per residue (-1 where ``node_mask`` is False).
+    pred_coords : Tensor, shape=(N, 4, 3)
+        Predicted backbone in the batch's flat (PyG) residue order, in an arbitrary global frame.
+    quantized : Tensor, shape=(N, D)
+        What the decoder received.
+    """
+
+    loss: Tensor
+    losses: dict[str, Tensor]
+    stats: dict[str, float]
+    indices: Tensor
+    pred_coords: Tensor
+    quantized: Tensor
+
+
+def _batch_vector(data: Data) -> Tensor:
+    b = getattr(data, "batch", None)
+    if b is None:
+        return torch.zeros(data.num_nodes, dtype=torch.long, device=data.node_mask.device)
+    return b
+
+
+@contextlib.contextmanager
+def _eval_mode(module: nn.Module) -> Iterator[None]:
+    """Temporarily put ``module`` (and all children) in eval mode; restore each one's flag after."""
+    flags = [(m, m.training) for m in module.modules()]
+    module.eval()
+    try:
+        yield
+    finally:
+        for m, flag in flags:
+            m.training = flag
+
+
+class ProtokModel(nn.Module):
+    """The protok tokenizer model. See the module docstring for the API.
+
+    Parameters
+    ----------
+    config : ModelConfig
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder = Encoder(config.encoder)
+        d = config.quantizer.dim
+        self.pre_quant: nn.Module = (
+            nn.Identity() if config.encoder.out_dim == d else nn.Linear(config.encoder.out_dim, d)
+        )
+        self.quantizer: Quantizer = build_quantizer(config.quantizer)
+        self.decoder = Decoder(config.decoder)
+        #: What the decoder sees for residues without a code (no frame): index -1.
+        self.no_code = nn.Parameter(torch.zeros(d))
+
+    @property
+    def codebook_size(self) -> int:
+        return int(self.config.quantizer.codebook_size)
+
+    # ----------------------------------------------------------------- pieces
+    def embed(self, batch: Data) -> Tensor:
+        """Pre-quantization vectors, shape=(N, D)."""
+        return self.pre_quant(self.encoder(batch))
+
+    @torch.no_grad()
+    def encode(self, batch: Data) -> Tensor:
+        """Discrete tokens (eval mode, fully discrete, deterministic).
+
+        Returns
+        -------
+        Tensor, shape=(N,), dtype=long
+            Code index per residue; -1 where ``node_mask`` is False.
+        """
+        with _eval_mode(self):
+            z = self.embed(batch)
+            mask = batch.node_mask.bool()
+            out = self.quantizer(z, mask=mask, progress=1.0)
+            return torch.where(mask, out.indices.long(), torch.full_like(out.indices.long(), -1))
+
+    def codes_for(self, indices: Tensor) -> Tensor:
+        """Decoder input for indices (N,): the code vectors, the learned no-code vector where -1."""
+        idx = indices.long()
+        if idx.numel() and (int(idx.max()) >= self.codebook_size or int(idx.min()) < -1):
+            raise ValueError(f"token indices must be in [-1, {self.codebook_size - 1}]")
+        codes = self.quantizer.indices_to_codes(idx)
+        return torch.where((idx >= 0)[:, None], codes, self.no_code.to(codes.dtype).expand_as(codes))
+
+    def decode(
+        self,
+        indices_or_codes: Tensor,
+        residue_idx: Tensor,
+        chain_idx: Tensor,
+        chain_break: Tensor,
+        batch: Tensor | None = None,
+    ) -> Tensor:
+        """Backbone coordinates from tokens (or code vectors) and residue/chain layout alone.
+
+        Parameters
+        ----------
+        indices_or_codes : Tensor, shape=(N,) long or (N, D) float
+            Token indices (-1 = no code) or code vectors.
+        residue_idx, chain_idx : Tensor, shape=(N,), dtype=long
+        chain_break : Tensor, shape=(N,), dtype=bool
+        batch : Tensor, shape=(N,), dtype=long, optional
+            Complex number of each residue (PyG ``batch`` vector); None = one complex.
+
+        Returns
+        -------
+        Tensor, shape=(N, 4, 3)
+            N, CA, C, O in Å, in an arbitrary global frame per complex.
+        """
+        if indices_or_codes.is_floating_point():
+            codes = indices_or_codes.to(self.no_code.dtype)
+        else:
+            codes = self.codes_for(indices_or_codes)
+        out, mask = self._decode_dense(codes, residue_idx, chain_idx, chain_break, batch, distogram=False)
+        return out.coords[mask]
+
+    def _decode_dense(self, codes, residue_idx, chain_idx, chain_break, batch, *, distogram: bool):
+        if batch is None:
+            batch = torch.zeros(codes.shape[0], dtype=torch.long, device=codes.device)
+        x, mask = to_dense_batch(codes, batch)
+        ri, _ = to_dense_batch(residue_idx.long(), batch)
+        ci, _ = to_dense_batch(chain_idx.long(), batch)
+        cb, _ = to_dense_batch(chain_break.bool(), batch)
+        out = self.decoder(x, ri, ci, cb, mask, return_distogram=distogram)
+        return out, mask
+
+    # ---------------------------------------------------------------- training
+    def forward(self, batch: Data, progress: float = 1.0) -> ModelOutput:
+        """Encode, quantize, decode and score one batch.
+
+        Parameters
+        ----------
+        batch : torch_geometric Data or Batch
+            Graphs from :func:`protok.graph.build_graph` (needs the encoder fields plus ``coords``,
+            ``atom_mask``, ``node_mask``, ``residue_idx``, ``chain_idx``, ``chain_break``).
+        progress : float
+            Fraction of training done, in [0, 1], passed to the quantizer.
+
+        Returns
+        -------
+        ModelOutput
+        """
+        node_mask = batch.node_mask.bool()
+        z = self.embed(batch)
+        q = self.quantizer(z, mask=node_mask, progress=float(progress))
+        quantized = torch.where(node_mask[:, None], q.quantized, self.no_code.to(q.quantized.dtype))
+        bvec = _batch_vector(batch)
+        need_dgram = self.config.loss.distogram_weight > 0
+        out, mask = self._decode_dense(
+            quantized, batch.residue_idx, batch.chain_idx, batch.chain_break, bvec, distogram=need_dgram
+        )
+        target, _ = to_dense_batch(batch.coords.to(out.coords.dtype), bvec)
+        atom_mask, _ = to_dense_batch(batch.atom_mask.bool(), bvec)
+        ci, _ = to_dense_batch(batch.chain_idx.long(), bvec)
+        cb, _ = to_dense_batch(batch.chain_break.bool(), bvec)
+        atom_mask = atom_mask & mask[..., None]
+        recon, terms = reconstruction_losses(out, target, atom_mask, ci, cb, self.config.loss)
+        loss = recon + self.config.loss.quantizer_weight * q.loss
+        losses = dict(terms)
+        losses.update({f"q_{k}": v for k, v in q.losses.items()})
+        stats = {k: float(v) for k, v in q.stats.items()}
+        with torch.no_grad():
+            pred = out.coords.detach()
+            stats["ca_rmsd"] = _nanmean(ca_rmsd(pred, target, atom_mask))
+            stats["bb_rmsd"] = _nanmean(backbone_rmsd(pred, target, atom_mask))
+            stats["lddt_ca"] = _nanmean(lddt_ca(pred[..., 1, :], target[..., 1, :], atom_mask[..., 1]))
+        indices = torch.where(node_mask, q.indices.long(), torch.full_like(q.indices.long(), -1))
+        return ModelOutput(
+            loss=loss,
+            losses=losses,
+            stats=stats,
+            indices=indices,
+            pred_coords=out.coords[mask],
+            quantized=quantized,
+        )
+
+
+def _nanmean(x: Tensor) -> float:
+    x = x[torch.isfinite(x)]
+    return float(x.mean()) if x.numel() else float("nan")

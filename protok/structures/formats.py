@@ -1,0 +1,302 @@
+"""Reading structure sources into biotite atom arrays: paths, bytes, file objects; PDB, mmCIF, BinaryCIF, gzip.
+
+The format is detected from the content (gzip magic bytes, BinaryCIF MessagePack map header, ``data_`` for
+mmCIF, PDB record names), with the file extension as a tie-breaker. Every failure is raised as a
+:mod:`protok.errors` exception that names the source and the reason.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import re
+import warnings
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from biotite.structure import AtomArray, AtomArrayStack
+from biotite.structure.io import pdb, pdbx
+
+from protok.errors import (
+    CorruptStructureError,
+    EmptyStructureError,
+    StructureFileNotFoundError,
+    StructureModelNotFoundError,
+    UnknownFormatError,
+)
+
+__all__ = ["Format", "RawStructure", "detect_format", "load_atoms", "model_count", "read_source", "select_model"]
+
+Format = Literal["pdb", "cif", "bcif"]
+
+_FMT_ALIASES: dict[str, Format] = {
+    "pdb": "pdb", "ent": "pdb", "cif": "cif", "mmcif": "cif", "pdbx": "cif", "bcif": "bcif", "binarycif": "bcif",
+}  # fmt: skip
+_PDB_RECORD = re.compile(
+    rb"^(ATOM  |HETATM|HEADER|REMARK|CRYST1|MODEL |TITLE |COMPND|SOURCE|EXPDTA|SEQRES|ORIGX|SCALE|KEYWDS|AUTHOR)",
+    re.M,
+)
+_EXTRA_FIELDS = ["b_factor", "occupancy"]
+# a non-blank column 21 in a coordinate record: a two-character chain id (written by e.g. ProDy / PyMOL
+# for large assemblies); biotite reads only column 22, which would merge distinct chains
+_WIDE_CHAIN = re.compile(rb"^(?:ATOM  |HETATM).{14}[^ ]", re.M)
+
+
+@dataclass(frozen=True)
+class RawStructure:
+    """A structure source reduced to decompressed bytes, a display name and a format."""
+
+    data: bytes
+    name: str
+    fmt: Format
+
+
+def _name_of(source: Any) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return "<bytes>"
+    name = getattr(source, "name", None)
+    return str(name) if isinstance(name, (str, os.PathLike)) else f"<{type(source).__name__}>"
+
+
+def _ext_format(name: str) -> Format | None:
+    parts = Path(name).name.lower().split(".")
+    if parts and parts[-1] == "gz":
+        parts = parts[:-1]
+    if len(parts) < 2:
+        return None
+    return _FMT_ALIASES.get(parts[-1])
+
+
+def detect_format(data: bytes, name: str = "<bytes>") -> Format:
+    """Detect PDB / mmCIF / BinaryCIF from (already decompressed) content, the extension breaking ties.
+
+    Parameters
+    ----------
+    data : bytes
+        Decompressed file content.
+    name : str
+        Source name, used for the extension hint and in error messages.
+
+    Returns
+    -------
+    {"pdb", "cif", "bcif"}
+
+    Raises
+    ------
+    EmptyStructureError
+        ``data`` is empty or whitespace.
+    UnknownFormatError
+        The content is none of the supported formats.
+    """
+    if not data.strip():
+        raise EmptyStructureError(name, "file is empty")
+    first = data[0]
+    # BinaryCIF is a MessagePack map: fixmap 0x80-0x8f, map16 0xde, map32 0xdf
+    if 0x80 <= first <= 0x8F or first in (0xDE, 0xDF):
+        return "bcif"
+    head = data[:4096]
+    try:
+        text = head.decode("ascii")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or "\x00" in text:
+        raise UnknownFormatError(name, "binary content that is neither gzip nor BinaryCIF (MessagePack)")
+    stripped = "\n".join(ln for ln in text.splitlines() if not ln.startswith("#")).lstrip()
+    if stripped.startswith("data_"):
+        return "cif"
+    if _PDB_RECORD.search(data[:200_000]):
+        hint = _ext_format(name)
+        return "cif" if hint == "cif" and b"_atom_site." in data else "pdb"
+    raise UnknownFormatError(name, "not a PDB, mmCIF or BinaryCIF file (no 'data_' block and no PDB records)")
+
+
+def read_source(source: Any, fmt: str | None = None) -> RawStructure:
+    """Read a path, bytes or file object, decompress gzip, and determine the format.
+
+    Parameters
+    ----------
+    source : str, os.PathLike, bytes, or a binary / text file object
+    fmt : str, optional
+        Force the format (``"pdb"``, ``"cif"``/``"mmcif"``, ``"bcif"``); gzip is still detected.
+
+    Returns
+    -------
+    RawStructure
+    """
+    name = _name_of(source)
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            data = Path(source).read_bytes()
+        except FileNotFoundError:
+            raise StructureFileNotFoundError(name, "file does not exist") from None
+        except IsADirectoryError:
+            raise UnknownFormatError(name, "is a directory, not a structure file") from None
+        except OSError as exc:
+            raise CorruptStructureError(name, f"cannot be read ({exc.strerror or exc})") from None
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+    elif hasattr(source, "read"):
+        content = source.read()
+        data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+    else:
+        raise UnknownFormatError(name, f"unsupported source type {type(source).__name__}")
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise CorruptStructureError(name, f"corrupt or truncated gzip data ({exc})") from None
+    if fmt is not None:
+        forced = _FMT_ALIASES.get(fmt.lower().lstrip("."))
+        if forced is None:
+            raise UnknownFormatError(name, f"unknown format {fmt!r} (use pdb, cif or bcif)")
+        if not data.strip():
+            raise EmptyStructureError(name, "file is empty")
+        return RawStructure(data, name, forced)
+    return RawStructure(data, name, detect_format(data, name))
+
+
+def _open(raw: RawStructure) -> Any:
+    """Parse the container (PDBFile / CIFFile / BinaryCIFFile)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if raw.fmt == "bcif":
+                return pdbx.BinaryCIFFile.read(io.BytesIO(raw.data))
+            text = raw.data.decode("utf-8", errors="replace")
+            if raw.fmt == "cif":
+                return pdbx.CIFFile.read(io.StringIO(text))
+            _check_pdb_records(text, raw.name)
+            return pdb.PDBFile.read(io.StringIO(text))
+    except (EmptyStructureError, CorruptStructureError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - any parser failure becomes a named protok error
+        raise CorruptStructureError(raw.name, f"not a valid {_FMT_NAMES[raw.fmt]} file ({_short(exc)})") from None
+
+
+_FMT_NAMES = {"pdb": "PDB", "cif": "mmCIF", "bcif": "BinaryCIF"}
+
+
+def _short(exc: BaseException) -> str:
+    msg = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {msg[0][:200]}" if msg else type(exc).__name__
+
+
+def _check_pdb_records(text: str, name: str) -> None:
+    """Catch a file cut inside its last coordinate record, which biotite could misread silently.
+
+    A short record in the middle of a file makes biotite fail on the empty coordinate field (reported as
+    :class:`CorruptStructureError` by the caller); a record cut *inside* the z coordinate would not.
+    """
+    last = max(text.rfind("\nATOM  "), text.rfind("\nHETATM"))
+    if last < 0:
+        if text.startswith(("ATOM  ", "HETATM")):
+            last = -1
+        else:
+            return
+    end = text.find("\n", last + 1)
+    line = text[last + 1 : end if end >= 0 else len(text)].rstrip("\r")
+    if len(line) < 54:
+        line_no = text.count("\n", 0, last + 1) + 1
+        raise CorruptStructureError(name, f"truncated coordinate record at line {line_no} ({len(line)} < 54 columns)")
+
+
+def _block(cif: Any, raw: RawStructure) -> Any:
+    try:
+        block = cif.block
+    except Exception as exc:  # noqa: BLE001
+        raise CorruptStructureError(
+            raw.name, f"not a valid {_FMT_NAMES[raw.fmt]} file (no single data block: {_short(exc)})"
+        ) from None
+    if "atom_site" not in block:
+        raise EmptyStructureError(raw.name, "mmCIF has no atom_site category (no coordinates)")
+    return block
+
+
+def _apply_wide_chain_ids(container: pdb.PDBFile, atoms: AtomArray, model: int) -> None:
+    """Replace biotite's one-character chain ids by columns 21-22 (two-character chain ids)."""
+    lines = container.lines
+    idx = container._get_atom_record_indices_for_model(model)  # noqa: SLF001 - same records biotite read
+    wide = np.array([lines[i][20:22].strip() for i in idx])
+    if len(wide) == atoms.array_length():
+        atoms.set_annotation("chain_id", wide)
+
+
+def model_count(container: Any, name: str) -> int:
+    """Number of models in an opened container."""
+    try:
+        if isinstance(container, pdb.PDBFile):
+            return int(container.get_model_count())
+        return int(pdbx.get_model_count(container))
+    except Exception as exc:  # noqa: BLE001
+        raise CorruptStructureError(name, f"cannot count models ({_short(exc)})") from None
+
+
+def load_atoms(raw: RawStructure, model: int | Literal["all"] = 1) -> list[tuple[int, AtomArray]]:
+    """Parse one model (or all) of a raw structure into biotite ``AtomArray`` objects.
+
+    Alternate locations are kept (``altloc_id`` annotation) with ``occupancy`` and ``b_factor``, so the
+    caller can apply protok's altloc policy.
+
+    Parameters
+    ----------
+    raw : RawStructure
+    model : int or "all"
+        1-based model number, or ``"all"``.
+
+    Returns
+    -------
+    list of (int, AtomArray)
+        ``(model number, atoms)`` pairs.
+    """
+    container = _open(raw)
+    if raw.fmt != "pdb":
+        _block(container, raw)
+    n_models = model_count(container, raw.name)
+    if n_models == 0:
+        raise EmptyStructureError(raw.name, "no atom records")
+    if model == "all":
+        numbers = list(range(1, n_models + 1))
+    else:
+        if not isinstance(model, (int, np.integer)) or isinstance(model, bool):
+            raise StructureModelNotFoundError(raw.name, f"model must be a positive int or 'all', got {model!r}")
+        if not 1 <= model <= n_models:
+            raise StructureModelNotFoundError(raw.name, f"model {model} requested, file has {n_models} model(s)")
+        numbers = [int(model)]
+    wide_chain_ids = raw.fmt == "pdb" and _WIDE_CHAIN.search(raw.data) is not None
+    out = []
+    for m in numbers:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if isinstance(container, pdb.PDBFile):
+                    atoms = container.get_structure(model=m, altloc="all", extra_fields=_EXTRA_FIELDS)
+                    if wide_chain_ids:
+                        _apply_wide_chain_ids(container, atoms, m)
+                else:
+                    atoms = pdbx.get_structure(
+                        container, model=m, altloc="all", extra_fields=[*_EXTRA_FIELDS, "label_asym_id"]
+                    )
+        except Exception as exc:  # noqa: BLE001
+            raise CorruptStructureError(raw.name, f"cannot read model {m} ({_short(exc)})") from None
+        out.append((m, atoms))
+    return out
+
+
+def select_model(atoms: AtomArray | AtomArrayStack, model: int | Literal["all"], name: str) -> list[tuple[int, AtomArray]]:
+    """Models of an in-memory ``AtomArray`` / ``AtomArrayStack`` as ``(model number, AtomArray)`` pairs."""
+    if isinstance(atoms, AtomArray):
+        if model not in (1, "all"):
+            raise StructureModelNotFoundError(name, f"model {model} requested, an AtomArray has 1 model")
+        return [(1, atoms)]
+    n = atoms.stack_depth()
+    if model == "all":
+        return [(i + 1, atoms[i]) for i in range(n)]
+    if not isinstance(model, (int, np.integer)) or isinstance(model, bool) or not 1 <= model <= n:
+        raise StructureModelNotFoundError(name, f"model {model!r} requested, stack has {n} model(s)")
+    return [(int(model), atoms[int(model) - 1])]

@@ -1,0 +1,433 @@
+"""The tokenizer Python API: ``protok.load(...)`` -> :class:`Tokenizer` -> ``encode`` / ``embed`` / ``decode``.
+
+Chains are always tokenized one by one (each chain is its own residue graph, so a chain's tokens never
+depend on the other chains of its complex or of its batch); multi-chain inputs give one
+:class:`TokenizedChain` per chain and :func:`protok.tokenizer.lm.join_chains` makes chain breaks explicit.
+
+Batch invariance. ``encode_batch`` packs many chains into one encoder call. The encoder sums messages in a
+fixed order per residue, and dense layers give each row the same bits whatever the number of rows once that
+number is not tiny (BLAS switches to matrix-vector kernels for a handful of rows). Every encoder call
+therefore carries at least :data:`MIN_ROWS` residues: small batches are padded with repeated copies of
+their own chains, whose outputs are dropped. One-at-a-time and batched encoding run the same code path, so
+tokens are bit-identical whatever the batch composition or thread count (tested).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from protok.errors import ProtokError
+from protok.structures.chain import ProteinChain, ProteinComplex
+from protok.tokenizer.result import TokenizedChain
+from protok.tokenizer.text import from_text
+from protok.tokenizer.vocab import Vocabulary
+
+__all__ = ["MIN_ROWS", "Featurized", "Tokenizer", "entry_id", "featurize", "load"]
+
+#: Minimum residues per encoder call (see the module docstring on batch invariance).
+MIN_ROWS: int = 64
+
+_STRUCT_SUFFIXES = (".pdb", ".ent", ".cif", ".mmcif", ".pdbx", ".bcif", ".bcif.gz")
+
+
+def entry_id(source: Any) -> str:
+    """Entry id of a source: the file name without ``.gz`` and structure extensions (``1abc.cif.gz`` -> ``1abc``).
+
+    In-memory sources give their description (``<bytes>``, ``<memory>``, ...).
+    """
+    if isinstance(source, (str, os.PathLike)):
+        name = Path(source).name
+        if name.lower().endswith(".gz"):
+            name = name[:-3]
+        for suf in _STRUCT_SUFFIXES:
+            if name.lower().endswith(suf):
+                return name[: -len(suf)]
+        return Path(name).stem or name
+    return str(source)
+
+
+@dataclass(frozen=True, eq=False)
+class Featurized:
+    """A chain and its residue graph, ready for the encoder (what parse workers hand to the encoder)."""
+
+    chain: ProteinChain
+    graph: Any  # torch_geometric.data.Data
+    id: str
+
+
+def featurize(chain: ProteinChain, k: int = 16, id: str | None = None) -> Featurized:
+    """Build the residue graph of one chain (CPU work; safe to run in a worker process)."""
+    from protok.graph import build_graph
+
+    return Featurized(chain=chain, graph=build_graph(chain, k=k), id=id or entry_id(chain.source))
+
+
+def _as_chains(source: Any, chains: Sequence[str] | str | None, model: int | None) -> list[ProteinChain]:
+    """Any accepted input -> list of ProteinChain (reading files with :func:`protok.structures.read_structure`)."""
+    if isinstance(chains, str):
+        chains = [c for c in chains.split(",") if c]
+    if isinstance(source, ProteinChain):
+        items: list[ProteinChain] = [source]
+    elif isinstance(source, ProteinComplex):
+        items = list(source.chains)
+    else:
+        from protok.structures import read_structure
+
+        kwargs: dict[str, Any] = {}
+        if chains:
+            kwargs["chains"] = list(chains)
+        if model is not None:
+            kwargs["model"] = model
+        return list(read_structure(source, **kwargs).chains)
+    if chains:
+        have = {c.auth_chain_id: c for c in items}
+        missing = [c for c in chains if c not in have]
+        if missing:
+            from protok.errors import ChainNotFoundError
+
+            src = items[0].source if items else "<memory>"
+            raise ChainNotFoundError(src, f"no protein chain {missing[0]!r} (chains: {', '.join(have)})")
+        items = [have[c] for c in chains]
+    return items
+
+
+def _graph_k(model: torch.nn.Module) -> int:
+    cfg = getattr(model, "config", None)
+    for path in (("graph", "k"), ("k",), ("encoder", "k"), ("graph_k",)):
+        obj: Any = cfg
+        for attr in path:
+            obj = getattr(obj, attr, None) if not isinstance(obj, dict) else obj.get(attr)
+        if isinstance(obj, int):
+            return obj
+    return 16
+
+
+class Tokenizer:
+    """A protok structure tokenizer around a trained :class:`protok.models.ProtokModel`.
+
+    Parameters
+    ----------
+    model : ProtokModel
+        The model (set to eval mode here).
+    device : str or torch.device
+        Where the encoder and decoder run (``"cpu"``, ``"cuda"``, ``"cuda:1"``).
+    batch_size : int
+        Most chains per encoder call.
+    max_batch_residues : int
+        Most residues per encoder call (a longer single chain still runs alone: nothing is truncated).
+    name : str
+        Model name or path, for reports.
+
+    Examples
+    --------
+    >>> tok = protok.load()                                # doctest: +SKIP
+    >>> [r.tokens[:5] for r in tok.encode("1abc.cif")]     # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        *,
+        device: str | torch.device = "cpu",
+        batch_size: int = 64,
+        max_batch_residues: int = 32768,
+        name: str = "<model>",
+    ) -> None:
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.batch_size = int(batch_size)
+        self.max_batch_residues = int(max_batch_residues)
+        self.name = name
+        quantizer = getattr(model, "quantizer", None)
+        k = getattr(quantizer, "codebook_size", None)
+        if k is None:
+            raise ProtokError(f"{name}: model has no quantizer.codebook_size")
+        self.vocab = Vocabulary(int(k))
+        self.k_neighbours = _graph_k(model)
+
+    def __repr__(self) -> str:
+        return f"Tokenizer(name={self.name!r}, codebook_size={self.vocab.codebook_size}, device={str(self.device)!r})"
+
+    # ------------------------------------------------------------------ model card
+    @property
+    def card(self) -> dict[str, Any]:
+        """The model card (metadata saved with the checkpoint), or an empty dict."""
+        for attr in ("card", "model_card", "metadata"):
+            value = getattr(self.model, attr, None)
+            if isinstance(value, dict):
+                return dict(value)
+        cfg = getattr(self.model, "config", None)
+        for attr in ("card", "metadata"):
+            value = getattr(cfg, attr, None)
+            if isinstance(value, dict):
+                return dict(value)
+        return {}
+
+    # ------------------------------------------------------------------ featurize / encode
+    def featurize(self, chain: ProteinChain, id: str | None = None) -> Featurized:
+        """Build the residue graph of one chain with this model's neighbour count."""
+        return featurize(chain, self.k_neighbours, id)
+
+    def _batches(self, items: Sequence[Featurized]) -> Iterator[list[int]]:
+        """Index groups of at most ``batch_size`` chains / ``max_batch_residues`` residues, longest first."""
+        order = sorted(range(len(items)), key=lambda i: -len(items[i].chain))
+        group: list[int] = []
+        n_res = 0
+        for i in order:
+            n = len(items[i].chain)
+            if group and (len(group) >= self.batch_size or n_res + n > self.max_batch_residues):
+                yield group
+                group, n_res = [], 0
+            group.append(i)
+            n_res += n
+        if group:
+            yield group
+
+    @torch.inference_mode()
+    def _run(self, graphs: list[Any], what: str) -> list[torch.Tensor]:
+        """One encoder call over ``graphs`` (padded to MIN_ROWS residues); per-graph outputs on the CPU."""
+        from torch_geometric.data import Batch
+
+        sizes = [int(g.num_nodes) for g in graphs]
+        padded = list(graphs)
+        total = sum(sizes)
+        j = 0
+        while total < MIN_ROWS and total > 0:
+            padded.append(graphs[j % len(graphs)])
+            total += sizes[j % len(graphs)]
+            j += 1
+        batch = Batch.from_data_list(padded).to(self.device)
+        out = self.model.encode(batch) if what == "encode" else self.model.embed(batch)
+        out = out.detach().to("cpu")
+        return list(torch.split(out[: sum(sizes)], sizes))
+
+    def encode_featurized(self, items: Sequence[Featurized]) -> list[TokenizedChain]:
+        """Encode already featurized chains in batches; results in input order."""
+        results: list[TokenizedChain | None] = [None] * len(items)
+        for group in self._batches(items):
+            nonempty = [i for i in group if len(items[i].chain) > 0]
+            outs = self._run([items[i].graph for i in nonempty], "encode") if nonempty else []
+            for i, idx in zip(nonempty, outs):
+                results[i] = self._result(items[i], idx.numpy())
+            for i in group:
+                if results[i] is None:
+                    results[i] = self._result(items[i], np.zeros(0, dtype=np.int64))
+        return [r for r in results if r is not None]
+
+    def _result(self, item: Featurized, idx: np.ndarray) -> TokenizedChain:
+        chain = item.chain
+        idx = np.asarray(idx, dtype=np.int64)
+        if idx.shape != (len(chain),):
+            raise ProtokError(f"{chain.source}: encoder returned {idx.shape} indices for {len(chain)} residues")
+        mask = idx >= 0
+        tokens = np.where(mask, idx, self.vocab.missing).astype(np.int64)
+        return TokenizedChain(
+            tokens=tokens,
+            mask=mask,
+            chain_id=chain.auth_chain_id,
+            res_ids=np.asarray(chain.res_ids),
+            ins_codes=np.asarray(chain.ins_codes),
+            sequence=chain.sequence,
+            chain_breaks=np.asarray(chain.chain_breaks),
+            source=chain.source,
+            id=item.id,
+        )
+
+    def encode_chains(self, chains: Sequence[ProteinChain], ids: Sequence[str] | None = None) -> list[TokenizedChain]:
+        """Encode protok chains in batches; one result per chain, in order."""
+        ids = list(ids) if ids is not None else [entry_id(c.source) for c in chains]
+        return self.encode_featurized([self.featurize(c, i) for c, i in zip(chains, ids)])
+
+    def encode(
+        self, source: Any, chains: Sequence[str] | str | None = None, model: int | None = None
+    ) -> list[TokenizedChain]:
+        """Tokenize every protein chain of one structure.
+
+        Parameters
+        ----------
+        source : path, bytes, file object, biotite AtomArray, ProteinChain or ProteinComplex
+            The structure (PDB / mmCIF / BinaryCIF, gzip too, for paths and bytes).
+        chains : sequence of str or str, optional
+            Author chain ids to keep (``"A,B"`` or ``["A", "B"]``); default all protein chains.
+        model : int, optional
+            1-based model number of a multi-model file (default: the first).
+
+        Returns
+        -------
+        list of TokenizedChain
+            One per chain, in file order.
+        """
+        return self.encode_batch([source], chains=chains, model=model)[0]
+
+    def encode_batch(
+        self, sources: Iterable[Any], chains: Sequence[str] | str | None = None, model: int | None = None
+    ) -> list[list[TokenizedChain]]:
+        """Tokenize many structures, packing their chains into shared encoder calls.
+
+        Tokens are bit-identical to ``[self.encode(s) for s in sources]`` whatever the batch composition.
+
+        Returns
+        -------
+        list of list of TokenizedChain
+            ``out[i]`` holds the chains of ``sources[i]``.
+        """
+        per_source: list[list[Featurized]] = []
+        for src in sources:
+            sid = entry_id(src if isinstance(src, (str, os.PathLike)) else getattr(src, "source", src))
+            per_source.append([self.featurize(c, sid) for c in _as_chains(src, chains, model)])
+        flat = [f for fs in per_source for f in fs]
+        results = iter(self.encode_featurized(flat))
+        return [[next(results) for _ in fs] for fs in per_source]
+
+    def embed(
+        self, source: Any, chains: Sequence[str] | str | None = None, model: int | None = None
+    ) -> list[np.ndarray]:
+        """Continuous pre-quantization vectors, one array per chain (same order as :meth:`encode`).
+
+        Returns
+        -------
+        list of ndarray, each shape=(L, D), dtype=float32
+            Rows of residues without a backbone frame are whatever the model returns for masked rows.
+        """
+        items = [self.featurize(c) for c in _as_chains(source, chains, model)]
+        out: list[np.ndarray | None] = [None] * len(items)
+        for group in self._batches(items):
+            for i, z in zip(group, self._run([items[i].graph for i in group], "embed")):
+                out[i] = z.float().numpy()
+        return [o for o in out if o is not None]
+
+    # ------------------------------------------------------------------ decode
+    def decode(self, tokens: Any) -> ProteinChain | ProteinComplex:
+        """Decode structure tokens back into a backbone (N, CA, C, O).
+
+        Parameters
+        ----------
+        tokens : TokenizedChain, sequence of TokenizedChain, ndarray / tensor / list of ids, or text
+            One chain's tokens, several chains, or one id sequence in which CHAINBREAK separates chains
+            (text form accepted, see :mod:`protok.tokenizer.text`). MISSING / MASK positions decode to
+            residues without atoms (``atom_mask`` False).
+
+        Returns
+        -------
+        ProteinChain or ProteinComplex
+            A chain for one chain, a complex (chains ``A``, ``B``, ...) for several; writable with
+            :func:`protok.structures.write_structure` as PDB or mmCIF.
+        """
+        if isinstance(tokens, TokenizedChain):
+            return self._decode_one(tokens)
+        if isinstance(tokens, str):
+            tokens = from_text(tokens, self.vocab)
+        if isinstance(tokens, (list, tuple)) and tokens and isinstance(tokens[0], TokenizedChain):
+            return ProteinComplex(chains=tuple(self._decode_one(t) for t in tokens), source="<decoded>")
+        arr = self.vocab.validate(tokens.cpu().numpy() if isinstance(tokens, torch.Tensor) else np.asarray(tokens))
+        arr = arr[~np.isin(arr, [self.vocab.bos, self.vocab.eos, self.vocab.pad])]
+        cuts = np.flatnonzero(arr == self.vocab.chainbreak)
+        pieces = np.split(arr, cuts)
+        pieces = [p[1:] if i else p for i, p in enumerate(pieces)]
+        out = [self._decode_one(self._bare(p, _chain_name(i))) for i, p in enumerate(pieces)]
+        return out[0] if len(out) == 1 else ProteinComplex(chains=tuple(out), source="<decoded>")
+
+    def _bare(self, tokens: np.ndarray, chain_id: str) -> TokenizedChain:
+        n = len(tokens)
+        return TokenizedChain(
+            tokens=tokens,
+            mask=self.vocab.is_code(tokens),
+            chain_id=chain_id,
+            res_ids=np.arange(1, n + 1, dtype=np.int32),
+            ins_codes=np.full(n, "", dtype="<U1"),
+            sequence="X" * n,
+            chain_breaks=np.zeros(n, dtype=bool),
+            source="<decoded>",
+            id="<decoded>",
+        )
+
+    @torch.inference_mode()
+    def decode_coords(self, tokens: np.ndarray, chain_breaks: np.ndarray | None = None) -> np.ndarray:
+        """Backbone coordinates of one chain's tokens.
+
+        Parameters
+        ----------
+        tokens : ndarray, shape=(L,), dtype=int
+            Codes, or MISSING / MASK for residues to leave empty.
+        chain_breaks : ndarray, shape=(L,), dtype=bool, optional
+            Breaks inside the chain (gaps), passed to the decoder.
+
+        Returns
+        -------
+        ndarray, shape=(L, 4, 3), dtype=float32
+            NaN where the token is not a code.
+        """
+        tok = self.vocab.validate(tokens)
+        n = len(tok)
+        if n == 0:
+            return np.zeros((0, 4, 3), dtype=np.float32)
+        is_code = self.vocab.is_code(tok)
+        idx = torch.from_numpy(np.where(is_code, tok, -1)).to(self.device)  # -1: the model's "no code" input
+        brk = np.zeros(n, dtype=bool) if chain_breaks is None else np.asarray(chain_breaks, dtype=bool)
+        coords = self.model.decode(
+            idx,
+            torch.arange(n, device=self.device),
+            torch.zeros(n, dtype=torch.long, device=self.device),
+            torch.from_numpy(brk).to(self.device),
+        )
+        out = coords.detach().float().cpu().numpy().reshape(n, 4, 3).copy()
+        out[~is_code] = np.nan
+        return out
+
+    def _decode_one(self, t: TokenizedChain) -> ProteinChain:
+        coords = self.decode_coords(t.tokens, t.chain_breaks)
+        mask = np.repeat(self.vocab.is_code(t.tokens)[:, None], 4, axis=1)
+        return ProteinChain(
+            coords=coords,
+            atom_mask=mask,
+            sequence=t.sequence,
+            auth_chain_id=t.chain_id,
+            label_chain_id=t.chain_id,
+            res_ids=t.res_ids,
+            ins_codes=t.ins_codes,
+            source=f"decoded:{t.id}",
+        )
+
+
+def _chain_name(i: int) -> str:
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    return letters[i] if i < 26 else f"C{i}"
+
+
+def load(
+    name_or_path: str | os.PathLike[str] | None = None,
+    *,
+    device: str | torch.device = "cpu",
+    batch_size: int = 64,
+) -> Tokenizer:
+    """Load a tokenizer: a shipped model by name (the default model when ``None``) or a checkpoint folder.
+
+    Parameters
+    ----------
+    name_or_path : str or path, optional
+        A registry name such as ``"protok-provq-small-v1"`` or a folder with ``config.json`` and
+        ``model.safetensors``.
+    device : str or torch.device
+    batch_size : int
+        Most chains per encoder call.
+
+    Raises
+    ------
+    protok.errors.ModelNotFoundError
+        The name is unknown and the path does not exist.
+    """
+    from protok.models import io as model_io
+
+    if name_or_path is None:
+        from protok.models import registry
+
+        name_or_path = getattr(registry, "DEFAULT_MODEL", None) or "protok-provq-small-v1"
+    model = model_io.load_model(str(name_or_path))
+    return Tokenizer(model, device=device, batch_size=batch_size, name=str(name_or_path))

@@ -1,0 +1,178 @@
+"""Crash-safe sharded output: shards written atomically plus a manifest, so ``--resume`` loses nothing.
+
+Layout for an output ``OUT`` (e.g. ``tokens.jsonl``)::
+
+    OUT.parts/part-000000.jsonl   finished shards (written as ``.tmp`` then renamed)
+    OUT.parts/manifest.jsonl      one line per committed shard: its file, the inputs it covers, their errors
+    OUT                           the merged result, written when the run completes (temp file + rename)
+    OUT-without-extension.errors.tsv   ``source<TAB>reason`` for every input that failed
+
+Commit order: shard temp file -> fsync -> rename -> manifest line appended and fsynced. An input counts as
+done only once its manifest line is complete, so a ``kill -9`` at any moment leaves either a committed shard
+or an orphan (a shard without a manifest line, or a torn last manifest line) that :class:`ShardStore`
+deletes on resume; the orphan's inputs are redone. No input is ever lost or written twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from protok.tokenizer.tokenfile import format_of, write_records
+from protok.tokenizer.vocab import Vocabulary
+
+__all__ = ["FailedInput", "ShardStore", "errors_path_for"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FailedInput:
+    """An input that could not be tokenized, and why."""
+
+    source: str
+    reason: str
+
+
+def errors_path_for(output: str | os.PathLike[str]) -> Path:
+    """``tokens.jsonl`` -> ``tokens.errors.tsv`` (next to the output)."""
+    p = Path(output)
+    return p.with_name(p.stem + ".errors.tsv")
+
+
+def _fsync_write(path: Path, text: str, mode: str = "w") -> None:
+    with open(path, mode, encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+@dataclass
+class ShardStore:
+    """The sharded, resumable store behind ``protok tokenize -o OUT``.
+
+    Parameters
+    ----------
+    output : path
+        Final output file; its extension selects the format.
+    vocab : Vocabulary
+        For FASTA text.
+    """
+
+    output: Path
+    vocab: Vocabulary
+    done: set[str] = field(default_factory=set)
+    failures: list[FailedInput] = field(default_factory=list)
+    _entries: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.output = Path(self.output)
+        self.fmt = format_of(self.output)
+        self.parts = self.output.with_name(self.output.name + ".parts")
+        self.manifest = self.parts / "manifest.jsonl"
+        self.errors_path = errors_path_for(self.output)
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def has_unfinished_run(self) -> bool:
+        return self.parts.is_dir()
+
+    def start(self, resume: bool) -> None:
+        """Create the parts folder; with ``resume`` load the manifest and delete orphan shards."""
+        if self.parts.is_dir() and not resume:
+            raise FileExistsError(
+                f"{self.parts}: an unfinished run exists; pass --resume to continue it or delete the folder"
+            )
+        self.parts.mkdir(parents=True, exist_ok=True)
+        if resume:
+            self._load_manifest()
+
+    def _load_manifest(self) -> None:
+        good: list[dict[str, Any]] = []
+        if self.manifest.exists():
+            raw = self.manifest.read_text(encoding="utf-8")
+            for line in raw.splitlines(keepends=True):
+                if not line.endswith("\n"):
+                    break  # torn last line: its shard is an orphan
+                try:
+                    entry = json.loads(line)
+                except json.JSONDecodeError:
+                    break
+                if (self.parts / entry["shard"]).exists():
+                    good.append(entry)
+            # rewrite the manifest without a torn tail
+            tmp = self.manifest.with_suffix(".tmp")
+            _fsync_write(tmp, "".join(json.dumps(e) + "\n" for e in good))
+            os.replace(tmp, self.manifest)
+        keep = {e["shard"] for e in good} | {"manifest.jsonl"}
+        for f in self.parts.iterdir():
+            if f.name not in keep:
+                log.info("removing orphan shard %s", f)
+                f.unlink()
+        self._entries = good
+        for e in good:
+            self.done.update(e["sources"])
+            self.failures.extend(FailedInput(**f) for f in e["failed"])
+
+    # ------------------------------------------------------------------ commit
+    def commit(self, records: Sequence[dict[str, Any]], sources: Sequence[str], failed: Sequence[FailedInput]) -> None:
+        """Write one shard holding ``records`` for ``sources`` (including the failed ones) atomically."""
+        name = f"part-{len(self._entries):06d}.{self.fmt}"
+        final = self.parts / name
+        tmp = self.parts / (name + ".tmp")
+        write_records(tmp, records, self.fmt, self.vocab)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+        entry = {
+            "shard": name,
+            "sources": list(sources),
+            "records": len(records),
+            "failed": [{"source": f.source, "reason": f.reason} for f in failed],
+        }
+        _fsync_write(self.manifest, json.dumps(entry) + "\n", mode="a")
+        self._entries.append(entry)
+        self.done.update(sources)
+        self.failures.extend(failed)
+
+    # ------------------------------------------------------------------ finish
+    def finalize(self) -> None:
+        """Merge shards into the output and write the errors file (each via temp + rename); drop the parts."""
+        tmp = self.output.with_name(self.output.name + ".tmp")
+        shards = [self.parts / e["shard"] for e in self._entries]
+        if self.fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            from protok.tokenizer.tokenfile import _arrow_table
+
+            schema = _arrow_table([]).schema
+            with pq.ParquetWriter(tmp, schema) as writer:
+                for s in shards:
+                    writer.write_table(pq.read_table(s).cast(schema))
+        else:
+            with open(tmp, "wb") as out:
+                for s in shards:
+                    with open(s, "rb") as fh:
+                        shutil.copyfileobj(fh, out)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        self.write_errors()
+        os.replace(tmp, self.output)
+        shutil.rmtree(self.parts)
+
+    def write_errors(self) -> None:
+        """Write ``source<TAB>reason`` lines (tabs/newlines in reasons become spaces); none -> no file."""
+        if not self.failures:
+            if self.errors_path.exists():
+                self.errors_path.unlink()
+            return
+        lines = "".join(f"{f.source}\t{' '.join(f.reason.split())}\n" for f in self.failures)
+        tmp = self.errors_path.with_name(self.errors_path.name + ".tmp")
+        _fsync_write(tmp, "source\treason\n" + lines)
+        os.replace(tmp, self.errors_path)

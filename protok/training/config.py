@@ -1,0 +1,477 @@
+"""Typed configuration tree of a training run, read from TOML or YAML and overridable by dotted keys.
+
+A config file has one table per section::
+
+    [model]               # protok.models.ModelConfig; ``preset`` picks MODEL_PRESETS[...] as the base
+    preset = "small"
+    [model.quantizer]
+    kind = "provq"
+    [data]                # DataConfig
+    [optim]               # OptimConfig
+    [run]                 # RunConfig
+
+Unknown keys and values of the wrong type raise :class:`protok.errors.ConfigError` naming the file and
+the dotted key. The resolved tree (``TrainConfig.to_dict()``) is saved inside every checkpoint.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+from protok.errors import ConfigError
+
+__all__ = [
+    "DataConfig",
+    "OptimConfig",
+    "RunConfig",
+    "TrainConfig",
+    "apply_overrides",
+    "dataclass_from_dict",
+    "load_config",
+    "parse_override",
+]
+
+
+@dataclass
+class DataConfig:
+    """Where training chains come from and how they are cropped, split and batched.
+
+    Attributes
+    ----------
+    promod3 : str or None
+        Path of the ProMod3 ``chains.npz`` (see /work/shared/data/README.md); relative paths are resolved
+        against the config file's folder. None to use no ProMod3 chains.
+    scop : str or None
+        Path of ``scop2.tsv``; chains with SCOP2 labels are split by superfamily. None: sequence only.
+    structures : list of str
+        Directories (searched recursively for .pdb/.cif/.ent/.bcif, optionally .gz) or glob patterns of
+        structure files. Every protein chain of the first model is used; unreadable files are logged and
+        skipped.
+    max_chains : int
+        Use only the first ``max_chains`` ProMod3 chains (0 = all); for tiny runs and tests.
+    min_length : int
+        Chains with fewer residues are not used (counted in the log).
+    crop_length : int
+        Training chains longer than this are cropped to one random contiguous window of this length
+        (a new window each epoch); validation chains are cropped to their first ``val_crop_length``.
+    val_crop_length : int
+        Validation chains longer than this are cut to their first ``val_crop_length`` residues (0 = never).
+    val_fraction : float
+        Target fraction of chains in the validation split.
+    max_val_chains : int
+        Evaluate on at most this many validation chains (the first ones in id order; 0 = all).
+    split_seed : int
+        Seed of the split hashing (keep it fixed across the runs you compare).
+    batch_size : int
+        Chains per batch per process (the global batch is ``batch_size * world_size``).
+    num_workers : int
+        DataLoader worker processes that build graphs (0 = in the main process).
+    knn : int
+        Neighbours per residue in the residue graph (``protok.graph.build_graph(k=...)``); 0 (default)
+        uses the model's ``encoder.k``.
+    """
+
+    promod3: str | None = None
+    scop: str | None = None
+    structures: list[str] = field(default_factory=list)
+    max_chains: int = 0
+    min_length: int = 20
+    crop_length: int = 256
+    val_crop_length: int = 512
+    val_fraction: float = 0.05
+    max_val_chains: int = 256
+    split_seed: int = 0
+    batch_size: int = 4
+    num_workers: int = 0
+    knn: int = 0
+
+
+@dataclass
+class OptimConfig:
+    """AdamW with linear warmup then cosine decay to ``min_lr_ratio * lr``.
+
+    Attributes
+    ----------
+    lr : float
+    betas : list of float
+        Two values.
+    eps : float
+    weight_decay : float
+        Applied to tensors with 2+ dimensions only (not to biases, norms or 1-d parameters).
+    warmup_steps : int
+    min_lr_ratio : float
+    grad_clip : float
+        Max global gradient L2 norm (0 = no clipping).
+    """
+
+    lr: float = 3e-4
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.98])
+    eps: float = 1e-8
+    weight_decay: float = 0.01
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.1
+    grad_clip: float = 1.0
+
+
+@dataclass
+class RunConfig:
+    """Length, output, logging and checkpointing of a run.
+
+    Attributes
+    ----------
+    out_dir : str
+        Run folder (checkpoints/, metrics.jsonl, metrics.csv); relative to the current directory.
+    total_steps : int
+        Optimizer steps; ``progress = step / total_steps`` is passed to the model (ProVQ schedule).
+    seed : int
+    device : str
+        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``. Under torchrun each
+        process uses ``cuda:LOCAL_RANK``.
+    bf16 : bool
+        bf16 autocast (CUDA only; ignored on CPU).
+    log_every : int
+        Write a train metrics row every this many steps.
+    val_every : int
+        Validate every this many steps (and at the end; 0 = only at the end).
+    ckpt_every : int
+        Save a checkpoint every this many steps (and at the end).
+    best_metric : str
+        Validation metric deciding the kept "best" checkpoint (lower is better for ``rmsd*``/``loss*``,
+        higher otherwise).
+    progress_bar : bool
+        tqdm bar on rank 0.
+    deterministic : bool
+        ``torch.use_deterministic_algorithms(True, warn_only=True)``.
+    stop_at : int
+        Stop this invocation after this step (writing a checkpoint) although ``total_steps`` is larger;
+        continue later with ``--resume``. For time-limited jobs; 0 = run to ``total_steps``.
+    """
+
+    out_dir: str = "runs/default"
+    total_steps: int = 1000
+    seed: int = 0
+    device: str = "auto"
+    bf16: bool = True
+    log_every: int = 1
+    val_every: int = 500
+    ckpt_every: int = 500
+    best_metric: str = "val/rmsd_median"
+    progress_bar: bool = True
+    deterministic: bool = False
+    stop_at: int = 0
+
+
+def _default_model_config() -> Any:
+    from protok.models import MODEL_PRESETS
+
+    return copy.deepcopy(MODEL_PRESETS["small"])
+
+
+@dataclass
+class TrainConfig:
+    """The whole run: ``model`` (a :class:`protok.models.ModelConfig`), ``data``, ``optim``, ``run``."""
+
+    model: Any = field(default_factory=_default_model_config)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able nested dict (the form saved in checkpoints and accepted by :meth:`from_dict`)."""
+        model = self.model.to_dict() if hasattr(self.model, "to_dict") else dataclasses.asdict(self.model)
+        return {
+            "model": model,
+            "data": dataclasses.asdict(self.data),
+            "optim": dataclasses.asdict(self.optim),
+            "run": dataclasses.asdict(self.run),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], source: str = "<dict>") -> TrainConfig:
+        """Build and validate from a nested dict (unknown keys / wrong types -> ConfigError)."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"{source}: top level must be a table, got {type(d).__name__}")
+        unknown = set(d) - {"model", "data", "optim", "run"}
+        if unknown:
+            raise ConfigError(f"{source}: unknown section(s) {sorted(unknown)}; expected model, data, optim, run")
+        cfg = cls(
+            model=_model_from_dict(d.get("model", {}), source),
+            data=dataclass_from_dict(DataConfig, d.get("data", {}), source, "data"),
+            optim=dataclass_from_dict(OptimConfig, d.get("optim", {}), source, "optim"),
+            run=dataclass_from_dict(RunConfig, d.get("run", {}), source, "run"),
+        )
+        cfg.validate(source)
+        return cfg
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    def validate(self, source: str = "<config>") -> None:
+        """Range checks that types alone do not catch."""
+        checks = [
+            (self.run.total_steps >= 1, "run.total_steps must be >= 1"),
+            (self.data.batch_size >= 1, "data.batch_size must be >= 1"),
+            (self.data.crop_length >= 1, "data.crop_length must be >= 1"),
+            (0.0 <= self.data.val_fraction < 1.0, "data.val_fraction must be in [0, 1)"),
+            (self.data.num_workers >= 0, "data.num_workers must be >= 0"),
+            (len(self.optim.betas) == 2, "optim.betas must have two values"),
+            (self.optim.lr > 0, "optim.lr must be > 0"),
+            (self.optim.warmup_steps >= 0, "optim.warmup_steps must be >= 0"),
+            (self.run.ckpt_every >= 1, "run.ckpt_every must be >= 1"),
+            (self.run.log_every >= 1, "run.log_every must be >= 1"),
+            (self.run.val_every >= 0, "run.val_every must be >= 0"),
+            (self.run.stop_at >= 0, "run.stop_at must be >= 0"),
+            (
+                self.data.promod3 is not None or len(self.data.structures) > 0,
+                "no data: set data.promod3 and/or data.structures",
+            ),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise ConfigError(f"{source}: {msg}")
+
+
+# ---------------------------------------------------------------------------------------------- parsing
+def _model_from_dict(d: dict[str, Any], source: str) -> Any:
+    """ModelConfig from ``{"preset": name, ...overrides}``: the preset's dict deep-updated, validated."""
+    from protok.models import MODEL_PRESETS, ModelConfig
+
+    if not isinstance(d, dict):
+        raise ConfigError(f"{source}: [model] must be a table")
+    d = dict(d)
+    preset = d.pop("preset", None)
+    if preset is not None:
+        if preset not in MODEL_PRESETS:
+            raise ConfigError(f"{source}: model.preset {preset!r} unknown; choose from {sorted(MODEL_PRESETS)}")
+        base = MODEL_PRESETS[preset].to_dict()
+    else:
+        base = ModelConfig().to_dict()
+    merged = _deep_update(base, d, source, "model")
+    if dataclasses.is_dataclass(ModelConfig):
+        # validate key names and types with the same rules as the rest of the tree
+        dataclass_from_dict(ModelConfig, merged, source, "model")
+    try:
+        return ModelConfig.from_dict(merged)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError, KeyError) as e:
+        raise ConfigError(f"{source}: invalid [model]: {e}") from e
+
+
+def _deep_update(base: dict[str, Any], upd: dict[str, Any], source: str, prefix: str) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in upd.items():
+        key = f"{prefix}.{k}"
+        if k not in out:
+            raise ConfigError(f"{source}: unknown key {key!r}; known: {sorted(out)}")
+        if isinstance(out[k], dict) and isinstance(v, dict):
+            out[k] = _deep_update(out[k], v, source, key)
+        else:
+            out[k] = v
+    return out
+
+
+def _check_value(tp: Any, value: Any, source: str, key: str) -> Any:
+    """Return ``value`` converted to ``tp`` (int -> float widening, list <-> tuple) or raise ConfigError."""
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _check_value(a, value, source, key)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(f"{source}: {key} = {value!r} does not match {tp}")
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return value
+        return dataclass_from_dict(tp, value, source, key)
+    if origin in (list, tuple):
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{source}: {key} must be a list, got {type(value).__name__} {value!r}")
+        args = typing.get_args(tp)
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(args) != len(value):
+                raise ConfigError(f"{source}: {key} must have {len(args)} items, got {len(value)}")
+            return tuple(_check_value(a, v, source, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+        item = args[0] if args else Any
+        items = [_check_value(item, v, source, f"{key}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: {key} must be a table, got {type(value).__name__}")
+        return dict(value)
+    if origin is typing.Literal:
+        if value not in typing.get_args(tp):
+            raise ConfigError(f"{source}: {key} = {value!r} must be one of {typing.get_args(tp)}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{source}: {key} must be a number, got {type(value).__name__} {value!r}")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{source}: {key} must be an integer, got {type(value).__name__} {value!r}")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{source}: {key} must be true or false, got {type(value).__name__} {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{source}: {key} must be a string, got {type(value).__name__} {value!r}")
+        return value
+    if isinstance(tp, type):
+        if not isinstance(value, tp):
+            raise ConfigError(f"{source}: {key} must be {tp.__name__}, got {type(value).__name__} {value!r}")
+        return value
+    return value
+
+
+def dataclass_from_dict(cls: type, d: Any, source: str = "<dict>", prefix: str = "") -> Any:
+    """Instantiate dataclass ``cls`` from a (nested) dict, checking key names and value types.
+
+    Parameters
+    ----------
+    cls : dataclass type
+    d : dict
+    source : str
+        File name used in error messages.
+    prefix : str
+        Dotted key of ``d`` in the whole tree, for error messages.
+
+    Raises
+    ------
+    ConfigError
+        Unknown key, missing required key, or a value of the wrong type.
+    """
+    if not isinstance(d, dict):
+        raise ConfigError(f"{source}: {prefix or cls.__name__} must be a table, got {type(d).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = set(d) - set(fields)
+    if unknown:
+        key = ", ".join(f"{prefix}.{k}" if prefix else k for k in sorted(unknown))
+        raise ConfigError(f"{source}: unknown key(s) {key}; known: {sorted(fields)}")
+    kwargs = {}
+    for name, value in d.items():
+        kwargs[name] = _check_value(hints.get(name, Any), value, source, f"{prefix}.{name}" if prefix else name)
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{source}: invalid {prefix or cls.__name__}: {e}") from e
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``"optim.lr=3e-4"`` into ``(["optim", "lr"], 3e-4)``.
+
+    The value is read as a TOML value (numbers, booleans, quoted strings, ``[lists]``); anything that is
+    not valid TOML is taken as a plain string (``run.out_dir=runs/x``).
+    """
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. optim.lr=3e-4")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key or any(not p for p in key.split(".")):
+        raise ConfigError(f"--set {text!r}: empty key")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key.split("."), value
+
+
+def apply_overrides(d: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """Return a copy of the raw config dict with ``KEY=VALUE`` overrides set (tables created as needed)."""
+    out = copy.deepcopy(d)
+    for text in overrides:
+        path, value = parse_override(text)
+        node = out
+        for p in path[:-1]:
+            nxt = node.setdefault(p, {})
+            if not isinstance(nxt, dict):
+                raise ConfigError(f"--set {text!r}: {p!r} is a value, not a table")
+            node = nxt
+        node[path[-1]] = value
+    return out
+
+
+def _read_raw(path: Path) -> dict[str, Any]:
+    suffix = path.suffix.lower()
+    try:
+        text = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read config ({e.strerror or e})") from e
+    if suffix == ".toml":
+        try:
+            raw = tomllib.loads(text.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{path}: invalid TOML ({e})") from e
+    elif suffix in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            raw = yaml.safe_load(text.decode("utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{path}: invalid YAML ({e})") from e
+    elif suffix == ".json":
+        try:
+            raw = json.loads(text)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{path}: invalid JSON ({e})") from e
+    else:
+        raise ConfigError(f"{path}: unknown config format {suffix!r}; use .toml, .yaml/.yml or .json")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: top level must be a table/mapping")
+    return raw
+
+
+def _resolve_data_paths(raw: dict[str, Any], base: Path) -> None:
+    """Make relative data paths relative to the config file's folder (not the current directory)."""
+    data = raw.get("data")
+    if not isinstance(data, dict):
+        return
+    for key in ("promod3", "scop"):
+        v = data.get(key)
+        if isinstance(v, str) and v and not Path(v).is_absolute():
+            data[key] = str((base / v).resolve())
+    structs = data.get("structures")
+    if isinstance(structs, list):
+        data["structures"] = [
+            str(base / s) if isinstance(s, str) and not Path(s).is_absolute() else s for s in structs
+        ]
+
+
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
+    """Read a TOML / YAML / JSON config file, apply ``KEY=VALUE`` overrides, validate.
+
+    Relative ``data.promod3``, ``data.scop`` and ``data.structures`` paths are resolved against the
+    config file's folder; ``run.out_dir`` stays relative to the current directory.
+
+    Raises
+    ------
+    ConfigError
+        Unreadable file, syntax error, unknown key, wrong type or out-of-range value.
+    """
+    path = Path(path)
+    raw = _read_raw(path)
+    _resolve_data_paths(raw, path.resolve().parent)
+    raw = apply_overrides(raw, overrides)
+    return TrainConfig.from_dict(raw, source=str(path))

@@ -1,0 +1,43 @@
+"""Real backbones for the metric tests: a few ProMod3 chains (shared data) and a committed PDB file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+#: ProMod3 chains used (index into chains.npz), lengths 40..420 in the current export.
+PROMOD3_PICK = (0, 5, 100, 2000)
+
+
+def promod3_backbones(npz: Path, picks: tuple[int, ...]) -> list[np.ndarray]:
+    """Backbones (L, 4, 3) float64 of chosen chains, decoded as in shared/data/README.md."""
+    d = np.load(npz)
+    lengths = d["length"].astype(np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    ca_all = d["ca_milliA"]
+    nco_all = d["nco_minus_ca_milliA"]
+    out = []
+    for i in picks:
+        s, n = int(starts[i]), int(lengths[i])
+        ca = ca_all[s : s + n].astype(np.float64)
+        nco = ca[:, None, :] + nco_all[s : s + n]
+        out.append(np.stack([nco[:, 0], ca, nco[:, 1], nco[:, 2]], axis=1) / 1000.0)
+    return out
+
+
+@pytest.fixture(scope="session")
+def backbones(promod3_npz: Path) -> list[np.ndarray]:
+    return promod3_backbones(promod3_npz, PROMOD3_PICK)
+
+
+@pytest.fixture(scope="session")
+def ubiquitin(structures_dir: Path):
+    """Chain A of structures/1ubi.pdb as a ProteinChain."""
+    from protok.structures import read_structure
+
+    path = structures_dir / "1ubi.pdb"
+    if not path.is_file():
+        pytest.skip(f"{path} not present")
+    return read_structure(path).chains[0]

@@ -1,0 +1,108 @@
+"""The shared contract, checked for every quantizer variant (see conftest.VARIANTS)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from protok.quantizers import QuantizerInputError, QuantizerOutput
+
+K, D = 64, 16  # as in conftest.py
+
+
+def _train_steps(q: torch.nn.Module, z: torch.Tensor, steps: int = 3, progress: float = 0.3) -> QuantizerOutput:
+    q.train()
+    out = None
+    for _ in range(steps):
+        out = q(z, progress=progress)
+    assert out is not None
+    return out
+
+
+def test_output_shapes_and_stats(variant, z, make_quantizer) -> None:
+    _, over = variant
+    out = make_quantizer(over)(z, progress=0.3)
+    assert out.quantized.shape == z.shape
+    assert out.indices.shape == (z.shape[0],) and out.indices.dtype == torch.long
+    assert ((out.indices >= 0) & (out.indices < K)).all()
+    assert out.loss.ndim == 0 and torch.isfinite(out.loss)
+    assert {"codebook", "commitment"} <= set(out.losses)
+    for key in ("perplexity", "usage", "dead_codes", "reseeded"):
+        assert isinstance(out.stats[key], float)
+    used = out.indices.unique().numel()
+    assert out.stats["usage"] == pytest.approx(used / K)
+    assert 1.0 <= out.stats["perplexity"] <= used + 1e-3
+
+
+def test_eval_is_exact_index_round_trip(variant, z, make_quantizer) -> None:
+    _, over = variant
+    q = make_quantizer(over)
+    _train_steps(q, z)
+    q.eval()
+    for progress in (0.0, 0.5, 1.0):  # eval is fully discrete whatever the progress
+        with torch.no_grad():
+            out = q(z, progress=progress)
+        assert torch.equal(out.quantized, q.indices_to_codes(out.indices))
+
+
+def test_masked_rows(variant, z, make_quantizer) -> None:
+    _, over = variant
+    mask = torch.ones(z.shape[0], dtype=torch.bool)
+    mask[::3] = False
+    q = make_quantizer(over)
+    _train_steps(q, z)
+    for training in (True, False):
+        q.train(training)
+        out = q(z, mask=mask, progress=0.3)
+        assert (out.indices[~mask] == -1).all() and (out.indices[mask] >= 0).all()
+        assert (out.quantized[~mask] == 0).all()
+        if not training:
+            assert torch.equal(out.quantized, q.indices_to_codes(out.indices))
+    # masked rows contribute no loss and no statistics: garbage (even NaN) there changes nothing
+    q.eval()
+    z_bad = z.clone()
+    z_bad[~mask] = float("nan")
+    a, b = q(z, mask=mask), q(z_bad, mask=mask)
+    assert torch.equal(a.indices, b.indices) and torch.equal(a.quantized, b.quantized)
+    assert torch.equal(a.loss, b.loss) and a.stats == b.stats
+    ref = q(z[mask])
+    assert torch.equal(ref.indices, a.indices[mask])
+    assert ref.stats["usage"] == a.stats["usage"] and ref.stats["perplexity"] == pytest.approx(a.stats["perplexity"])
+
+
+def test_gradients_reach_input_and_codebook(variant, z, make_quantizer) -> None:
+    name, over = variant
+    q = make_quantizer(over)
+    _train_steps(q, z, steps=1)
+    for progress in (0.0, 0.3, 1.0):
+        q.zero_grad()
+        x = z.clone().requires_grad_(True)
+        out = q(x, progress=progress)
+        (out.quantized.pow(2).sum() + out.loss).backward()
+        assert x.grad is not None and x.grad.abs().sum() > 0, (name, progress)
+        params = [p for p in q.parameters() if p.requires_grad]
+        if "ema" in name:
+            assert not params  # EMA codebooks learn from statistics, tested in test_vq.py
+        else:
+            assert params and all(p.grad is not None and p.grad.abs().sum() > 0 for p in params), (name, progress)
+
+
+def test_all_masked_batch_is_harmless(variant, z, make_quantizer) -> None:
+    _, over = variant
+    q = make_quantizer(over)
+    mask = torch.zeros(z.shape[0], dtype=torch.bool)
+    out = q(z.requires_grad_(True), mask=mask, progress=0.5)
+    assert (out.indices == -1).all() and (out.quantized == 0).all()
+    assert out.loss.item() == 0.0
+    out.loss.backward()  # graph stays connected
+
+
+def test_bad_input_raises(variant, make_quantizer) -> None:
+    _, over = variant
+    q = make_quantizer(over)
+    with pytest.raises(QuantizerInputError, match=rf"\(N, {D}\)"):
+        q(torch.randn(5, D + 1))
+    with pytest.raises(QuantizerInputError, match="mask"):
+        q(torch.randn(5, D), mask=torch.ones(4, dtype=torch.bool))
+    with pytest.raises(QuantizerInputError, match="mask"):
+        q(torch.randn(5, D), mask=torch.ones(5))
