@@ -214,6 +214,26 @@ def train_probe(
         raise ValueError(f"unknown probe kind {kind!r}")
     if len(train) == 0:
         raise ValueError("empty training set")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matrices: one thread is faster, and leaves cores to other work
+    try:
+        return _train(vectors, train, valid, kind=kind, out_dim=out_dim, score=score, lr=lr, seed=seed, cfg=cfg)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(
+    vectors: np.ndarray,
+    train: ProbeData,
+    valid: ProbeData,
+    *,
+    kind: str,
+    out_dim: int,
+    score: Callable[[list[np.ndarray], ProbeData], float],
+    lr: float,
+    seed: int,
+    cfg: ProbeConfig,
+) -> tuple[ProbeModel, float]:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = ProbeModel(

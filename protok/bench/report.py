@@ -67,7 +67,7 @@ def write_report(df: pd.DataFrame, path: str | Path, *, header: str = "", notes:
     lines.append("| tokenizer | " + " | ".join(c[0] for c in cols) + " |")
     lines.append("|---" * (len(cols) + 1) + "|")
     cells: dict[str, list[str]] = {t: [] for t in toks}
-    for label, task, split, metric, higher in cols:
+    for _label, task, split, metric, higher in cols:
         sel = df[(df.task == task) & (df.split == split) & (df.metric == metric)].set_index("tokenizer")
         rankable = {
             t: float(sel.loc[t, "value"])

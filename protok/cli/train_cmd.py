@@ -29,8 +29,10 @@ def train_cmd(config: str, resume: bool, overrides: tuple[str, ...], verbose: bo
     from protok.errors import ProtokError
     from protok.training import train
 
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         path = train(config, resume=resume, overrides=list(overrides))
     except ProtokError as e:

@@ -51,7 +51,7 @@ def as_chains(x: GraphInput) -> tuple[ProteinChain, ...]:
 def _concat(chains: tuple[ProteinChain, ...]) -> dict[str, np.ndarray]:
     lengths = np.array([len(c) for c in chains], dtype=np.int64)
     n = int(lengths.sum())
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    starts = np.cumsum(lengths) - lengths
     if len(chains) == 1:
         c = chains[0]
         coords, mask, breaks, bfac = c.coords, c.atom_mask.copy(), c.chain_breaks.copy(), c.b_factors

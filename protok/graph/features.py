@@ -225,7 +225,9 @@ def edge_scalars(
     pair_ok = atom_ok.index_select(0, i).index_select(1, _PAIR_I) & atom_ok.index_select(0, j).index_select(
         1, _PAIR_J
     )
-    dist_feat = (rbf(dist) * pair_ok.unsqueeze(-1).to(atoms.dtype)).reshape(e, -1)
+    dist_feat = (rbf(dist) * pair_ok.unsqueeze(-1).to(atoms.dtype)).reshape(
+        e, len(RBF_ATOM_PAIRS) * RBF_COUNT
+    )
 
     rot_i_t = rot.index_select(0, i).transpose(1, 2)
     orient = torch.bmm(rot_i_t, rot.index_select(0, j)).reshape(e, 9)

@@ -72,9 +72,10 @@ def _graph_dims() -> tuple[int, int, int]:
 _NODE_S_DIM, _EDGE_S_DIM, _NODE_V_DIM = _graph_dims()
 
 
-@dataclass
+@dataclass(frozen=True)
 class EncoderConfig:
-    """Hyper-parameters of :class:`Encoder` (plain JSON-serialisable values).
+    """Hyper-parameters of :class:`Encoder` (plain JSON-serialisable values; frozen, so presets cannot be
+    changed by accident: derive variants with ``dataclasses.replace``).
 
     Parameters
     ----------
@@ -263,9 +264,7 @@ class _Interaction(nn.Module):
         self.lin_out = o3.Linear(irreps_mid, self.gate.irreps_in)
         self.norm = 1.0 / math.sqrt(cfg.k)
 
-    def forward(
-        self, h: Tensor, sh: Tensor, edge_emb: Tensor, src: Tensor, table: _NeighbourTable
-    ) -> Tensor:
+    def forward(self, h: Tensor, sh: Tensor, edge_emb: Tensor, src: Tensor, table: _NeighbourTable) -> Tensor:
         x = self.lin_in(h)
         messages = self.tp(x[src], sh, self.radial(edge_emb))
         agg = table.sum(messages) * self.norm
@@ -351,9 +350,7 @@ class Encoder(nn.Module):
         keep = mask[src] & mask[dst]
         if not bool(keep.all()):  # the graph promises this; enforce it so masked rows stay isolated
             src, dst, edge_s, edge_vec = src[keep], dst[keep], edge_s[keep], edge_vec[keep]
-        sh = o3.spherical_harmonics(
-            self.irreps_sh, edge_vec, normalize=True, normalization="component"
-        )
+        sh = o3.spherical_harmonics(self.irreps_sh, edge_vec, normalize=True, normalization="component")
         table = _NeighbourTable(dst, n)
 
         edge_emb = self.edge_embed(edge_s)

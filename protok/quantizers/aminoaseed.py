@@ -26,8 +26,12 @@ class AminoAseedQuantizer(VectorQuantizer):
     Parameters are those of :class:`~protok.quantizers.vq.VectorQuantizer`.
     """
 
+    raw_codebook: Tensor
+
     def _make_codebook(self) -> None:
-        self.register_buffer("raw_codebook", torch.randn(self.codebook_size, self.dim))
+        self.register_buffer(
+            "raw_codebook", torch.randn(self.codebook_size, self.dim, generator=self._generator)
+        )
         self.proj = nn.Linear(self.dim, self.dim)
         with torch.no_grad():
             self.proj.weight.copy_(torch.eye(self.dim))

@@ -124,7 +124,9 @@ class Quantizer(nn.Module):
     @staticmethod
     def _lookup(codebook: Tensor, indices: Tensor) -> Tensor:
         codes = codebook[indices.clamp(min=0)]
-        return torch.where((indices >= 0).unsqueeze(-1), codes, torch.zeros((), dtype=codes.dtype, device=codes.device))
+        return torch.where(
+            (indices >= 0).unsqueeze(-1), codes, torch.zeros((), dtype=codes.dtype, device=codes.device)
+        )
 
     @torch.no_grad()
     def nearest(self, z: Tensor, codebook: Tensor | None = None) -> Tensor:
@@ -136,5 +138,3 @@ class Quantizer(nn.Module):
 
     def extra_repr(self) -> str:
         return f"codebook_size={self.codebook_size}, dim={self.dim}"
-
-

@@ -30,8 +30,8 @@ class QuantizerConfig:
         Weights of the commitment term ``|z - sg(q)|^2`` and codebook term ``|sg(z) - q|^2`` (means over
         valid rows and dimensions). EMA quantizers have no codebook term.
     init : str
-        Data-dependent codebook initialisation on the first training batch: ``"kmeans"`` (random rows then
-        ``kmeans_iters`` Lloyd iterations), ``"sample"`` (random rows) or ``"none"`` (keep the random normal
+        Data-dependent codebook initialisation on the first training batch: ``"kmeans"`` (k-means++ seeds
+        then ``kmeans_iters`` Lloyd iterations), ``"sample"`` (random rows) or ``"none"`` (keep the random normal
         init). Computed on rank 0 and broadcast.
     kmeans_iters : int
         Lloyd iterations for ``init="kmeans"``.

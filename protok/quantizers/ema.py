@@ -36,6 +36,9 @@ class EMAVectorQuantizer(VectorQuantizer):
     """
 
     has_codebook_loss = False
+    embed: Tensor
+    cluster_size: Tensor
+    embed_avg: Tensor
 
     def __init__(self, *, decay: float = 0.99, eps: float = 1e-5, **kwargs) -> None:  # type: ignore[no-untyped-def]
         self.decay = decay
@@ -43,7 +46,7 @@ class EMAVectorQuantizer(VectorQuantizer):
         super().__init__(**kwargs)
 
     def _make_codebook(self) -> None:
-        embed = torch.randn(self.codebook_size, self.dim)
+        embed = torch.randn(self.codebook_size, self.dim, generator=self._generator)
         self.register_buffer("embed", embed)
         self.register_buffer("cluster_size", torch.ones(self.codebook_size))
         self.register_buffer("embed_avg", embed.clone())

@@ -37,6 +37,10 @@ class FSQuantizer(Quantizer):
         Steps without use after which a code counts as dead (0 = not counted).
     """
 
+    levels: Tensor
+    basis: Tensor
+    unused_steps: Tensor
+
     def __init__(
         self,
         *,
@@ -120,5 +124,9 @@ class FSQuantizer(Quantizer):
         stats["dead_codes"] = float(dead)
         stats["reseeded"] = 0.0
         return QuantizerOutput(
-            quantized=quantized, indices=indices, loss=zero, losses={"codebook": zero, "commitment": zero}, stats=stats
+            quantized=quantized,
+            indices=indices,
+            loss=zero,
+            losses={"codebook": zero, "commitment": zero},
+            stats=stats,
         )

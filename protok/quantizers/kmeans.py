@@ -1,4 +1,4 @@
-"""Data-dependent codebook initialisation: random rows and a few Lloyd (k-means) iterations.
+"""Data-dependent codebook initialisation: k-means++ seeding and a few Lloyd (k-means) iterations.
 
 Pure functions on one process; callers broadcast the result from rank 0 (see ``VectorQuantizer``).
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["kmeans", "sample_rows"]
+__all__ = ["kmeans", "kmeans_plus_plus", "sample_rows"]
 
 
 @torch.no_grad()
@@ -48,8 +48,47 @@ def sample_rows(x: Tensor, n: int, generator: torch.Generator, noise: float = 0.
 
 
 @torch.no_grad()
+def kmeans_plus_plus(x: Tensor, k: int, generator: torch.Generator) -> Tensor:
+    """k-means++ seeding (Arthur & Vassilvitskii 2007): each new centre is a row drawn with probability
+    proportional to its squared distance to the nearest centre chosen so far.
+
+    Parameters
+    ----------
+    x : Tensor, shape=(M, D)
+        Data rows, M >= 1.
+    k : int
+        Number of centres. With ``k > M`` (or fewer than ``k`` distinct rows) the extra centres are
+        perturbed copies of random rows (see :func:`sample_rows`).
+    generator : torch.Generator
+        CPU generator.
+
+    Returns
+    -------
+    Tensor, shape=(k, D), float32
+    """
+    x = x.float()
+    m = x.shape[0]
+    first = int(torch.randint(m, (1,), generator=generator))
+    chosen = [first]
+    x2 = x.pow(2).sum(-1)
+    d2 = (x2 - 2 * (x @ x[first]) + x2[first]).clamp(min=0)
+    for _ in range(1, min(k, m)):
+        total = d2.sum()
+        if not total > 0:  # all remaining rows coincide with centres
+            break
+        u = torch.rand(1, generator=generator, dtype=torch.float64) * float(total)
+        nxt = min(int(torch.searchsorted(d2.double().cumsum(0).cpu(), u)), m - 1)
+        chosen.append(nxt)
+        d2 = torch.minimum(d2, (x2 - 2 * (x @ x[nxt]) + x2[nxt]).clamp(min=0))
+    centres = x[torch.tensor(chosen, device=x.device)]
+    if len(chosen) < k:
+        centres = torch.cat([centres, sample_rows(x, k - len(chosen), generator, noise=1e-3)])
+    return centres
+
+
+@torch.no_grad()
 def kmeans(x: Tensor, k: int, iters: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-    """k-means (Lloyd) seeded with random rows of ``x``.
+    """k-means (Lloyd) seeded by :func:`kmeans_plus_plus`.
 
     Parameters
     ----------
@@ -58,9 +97,9 @@ def kmeans(x: Tensor, k: int, iters: int, generator: torch.Generator) -> tuple[T
     k : int
         Number of centres.
     iters : int
-        Lloyd iterations (0 returns the random rows).
+        Lloyd iterations (0 returns the k-means++ seeds).
     generator : torch.Generator
-        CPU generator for the seeding rows.
+        CPU generator for the seeding.
 
     Returns
     -------
@@ -69,7 +108,7 @@ def kmeans(x: Tensor, k: int, iters: int, generator: torch.Generator) -> tuple[T
         Rows assigned to each centre in the last assignment (ones when ``iters == 0``).
     """
     x = x.float()
-    centres = sample_rows(x, k, generator)
+    centres = kmeans_plus_plus(x, k, generator)
     counts = torch.ones(k, device=x.device)
     x2 = x.pow(2).sum(-1, keepdim=True)
     for _ in range(iters):

@@ -127,7 +127,11 @@ class ProgressiveQuantizer(Quantizer):
         checked = check_input(z, mask, self.dim)
         out = self.inner(z, mask=mask, progress=progress)
         alpha = self.alpha(progress) if self.training else 1.0
-        zin = z if mask is None else torch.where(checked[:, None], z, torch.zeros((), dtype=z.dtype, device=z.device))
+        zin = (
+            z
+            if mask is None
+            else torch.where(checked[:, None], z, torch.zeros((), dtype=z.dtype, device=z.device))
+        )
         replaced = alpha
         if alpha >= 1.0:
             quantized = out.quantized
@@ -145,7 +149,9 @@ class ProgressiveQuantizer(Quantizer):
         stats = dict(out.stats)
         stats["alpha"] = float(alpha)
         stats["replaced"] = float(replaced)
-        return QuantizerOutput(quantized=quantized, indices=out.indices, loss=loss, losses=out.losses, stats=stats)
+        return QuantizerOutput(
+            quantized=quantized, indices=out.indices, loss=loss, losses=out.losses, stats=stats
+        )
 
     def extra_repr(self) -> str:
         return (

@@ -57,7 +57,9 @@ def build_quantizer(config: QuantizerConfig) -> Quantizer:
     try:
         builder = QUANTIZERS[config.kind]
     except KeyError:
-        raise ConfigError(f"unknown quantizer kind {config.kind!r}; registered: {sorted(QUANTIZERS)}") from None
+        raise ConfigError(
+            f"unknown quantizer kind {config.kind!r}; registered: {sorted(QUANTIZERS)}"
+        ) from None
     return builder(config)
 
 
@@ -98,7 +100,9 @@ def _build_fsq(c: QuantizerConfig) -> Quantizer:
 @register_quantizer("provq")
 def _build_provq(c: QuantizerConfig) -> Quantizer:
     if c.inner in ("provq", "fsq") or c.inner not in QUANTIZERS:
-        raise ConfigError(f"ProVQ inner quantizer must be a codebook quantizer (vq, ema, aminoaseed), got {c.inner!r}")
+        raise ConfigError(
+            f"ProVQ inner quantizer must be a codebook quantizer (vq, ema, aminoaseed), got {c.inner!r}"
+        )
     inner = build_quantizer(replace(c, kind=c.inner))
     if not isinstance(inner, VectorQuantizer):
         raise ConfigError(f"ProVQ inner kind {c.inner!r} did not build a VectorQuantizer")

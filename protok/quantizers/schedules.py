@@ -85,7 +85,9 @@ def hardness(progress: float, *, schedule: str = "cosine", start: float = 0.0, e
     try:
         fn = SCHEDULES[schedule]
     except KeyError:
-        raise ConfigError(f"unknown hardness schedule {schedule!r}; choose from {sorted(SCHEDULES)}") from None
+        raise ConfigError(
+            f"unknown hardness schedule {schedule!r}; choose from {sorted(SCHEDULES)}"
+        ) from None
     if start > end:
         raise ConfigError(f"anneal_start ({start}) must not exceed anneal_end ({end})")
     if progress >= end:

@@ -65,6 +65,8 @@ class VectorQuantizer(Quantizer):
     """
 
     has_codebook_loss: bool = True
+    initted: Tensor
+    unused_steps: Tensor
 
     def __init__(
         self,
@@ -95,7 +97,7 @@ class VectorQuantizer(Quantizer):
 
     # ---- hooks overridden by variants -------------------------------------------------------------
     def _make_codebook(self) -> None:
-        self.weight = nn.Parameter(torch.randn(self.codebook_size, self.dim))
+        self.weight = nn.Parameter(torch.randn(self.codebook_size, self.dim, generator=self._generator))
 
     def codebook(self) -> Tensor:
         """The learned code vectors, shape=(K, D)."""
@@ -117,8 +119,10 @@ class VectorQuantizer(Quantizer):
     def _data_init(self, zv: Tensor) -> None:
         cb = self.codebook().detach().float().clone()
         if get_rank() == 0 and zv.shape[0] > 0 and self.init != "none":
-            iters = self.kmeans_iters if self.init == "kmeans" else 0
-            cb, _ = kmeans(zv, self.codebook_size, iters, self._generator)
+            if self.init == "kmeans":
+                cb, _ = kmeans(zv, self.codebook_size, self.kmeans_iters, self._generator)
+            else:
+                cb = sample_rows(zv, self.codebook_size, self._generator)
         broadcast_(cb)
         self._assign_codes(None, cb)
         self.initted.fill_(True)

@@ -124,7 +124,9 @@ def atoms_to_complex(
     """
     if atoms.array_length() == 0:
         raise EmptyStructureError(source, "no atoms")
-    atoms = atoms[select_altlocs(atoms)]
+    keep = select_altlocs(atoms)
+    if not keep.all():
+        atoms = atoms[keep]
     cats = set(atoms.get_annotation_categories())
     n_atoms = atoms.array_length()
 

@@ -41,9 +41,22 @@ _PDB_RECORD = re.compile(
     re.M,
 )
 _EXTRA_FIELDS = ["b_factor", "occupancy"]
-# a non-blank column 21 in a coordinate record: a two-character chain id (written by e.g. ProDy / PyMOL
-# for large assemblies); biotite reads only column 22, which would merge distinct chains
-_WIDE_CHAIN = re.compile(rb"^(?:ATOM  |HETATM).{14}[^ ]", re.M)
+
+
+def _has_wide_chain_ids(data: bytes) -> bool:
+    """True if a coordinate record has a non-blank column 21: a two-character chain id (written by e.g.
+    ProDy / PyMOL for large assemblies). biotite reads only column 22, which would merge distinct chains.
+    Vectorised over line starts (a regex over every line costs several times more)."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    starts = np.concatenate([[0], np.flatnonzero(buf == 10) + 1])
+    ends = np.concatenate([starts[1:] - 1, [len(buf)]])
+    ok = ends - starts > 21
+    starts = starts[ok]
+    head = buf[starts[:, None] + np.arange(4)]
+    is_coord = (head == np.frombuffer(b"ATOM", np.uint8)).all(axis=1) | (
+        head == np.frombuffer(b"HETA", np.uint8)
+    ).all(axis=1)
+    return bool((buf[starts[is_coord] + 20] != 32).any())
 
 
 @dataclass(frozen=True)
@@ -268,7 +281,7 @@ def load_atoms(raw: RawStructure, model: int | Literal["all"] = 1) -> list[tuple
         if not 1 <= model <= n_models:
             raise StructureModelNotFoundError(raw.name, f"model {model} requested, file has {n_models} model(s)")
         numbers = [int(model)]
-    wide_chain_ids = raw.fmt == "pdb" and _WIDE_CHAIN.search(raw.data) is not None
+    wide_chain_ids = raw.fmt == "pdb" and _has_wide_chain_ids(raw.data)
     out = []
     for m in numbers:
         try:

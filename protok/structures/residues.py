@@ -121,9 +121,16 @@ def residue_classes(res_names: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
         One-letter code (parent for modified residues, ``"X"`` for non-amino acids / unknown).
     """
     uniq, inverse = np.unique(np.asarray(res_names, dtype=str), return_inverse=True)
-    u_amino = np.array([is_amino_acid(n) for n in uniq], dtype=bool)
-    u_nuc = np.array([is_nucleotide(n) and not a for n, a in zip(uniq, u_amino, strict=True)], dtype=bool)
-    u_water = np.array([n in WATER_NAMES for n in uniq], dtype=bool)
-    u_letters = np.array([one_letter(n) if a else "X" for n, a in zip(uniq, u_amino, strict=True)], dtype="<U1")
+    table = [_classify(str(n)) for n in uniq]
+    u_amino = np.array([t[0] for t in table], dtype=bool)
+    u_nuc = np.array([t[1] for t in table], dtype=bool)
+    u_water = np.array([t[2] for t in table], dtype=bool)
+    u_letters = np.array([t[3] for t in table], dtype="<U1")
     inverse = inverse.reshape(-1)
     return u_amino[inverse], u_nuc[inverse], u_water[inverse], u_letters[inverse]
+
+
+@lru_cache(maxsize=8192)
+def _classify(name: str) -> tuple[bool, bool, bool, str]:
+    amino = is_amino_acid(name)
+    return amino, (not amino) and is_nucleotide(name), name in WATER_NAMES, one_letter(name) if amino else "X"

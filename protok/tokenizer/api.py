@@ -370,7 +370,7 @@ class Tokenizer:
             return np.zeros((0, 4, 3), dtype=np.float32)
         is_code = self.vocab.is_code(tok)
         idx = torch.from_numpy(np.where(is_code, tok, -1)).to(self.device)  # -1: the model's "no code" input
-        brk = np.zeros(n, dtype=bool) if chain_breaks is None else np.asarray(chain_breaks, dtype=bool)
+        brk = np.zeros(n, dtype=bool) if chain_breaks is None else np.array(chain_breaks, dtype=bool)
         coords = self.model.decode(
             idx,
             torch.arange(n, device=self.device),

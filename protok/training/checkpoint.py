@@ -116,7 +116,7 @@ def _json_default(o: Any) -> Any:
 
 def unflatten_optimizer_state(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> dict[str, Any]:
     """Inverse of :func:`flatten_optimizer_state` (list-valued ``betas`` become tuples again)."""
-    state: dict[int, dict[str, Any]] = {}
+    state: dict[Any, dict[str, Any]] = {}
     for key, t in tensors.items():
         _, pid, name = key.split(".", 2)
         state.setdefault(int(pid), {})[name] = t
@@ -160,7 +160,7 @@ def rng_state(device: torch.device, model: nn.Module | None = None) -> dict[str,
         out["generators"] = {k: g.get_state().clone() for k, g in _module_generators(model).items()}
     if device.type == "cuda":
         out["torch_cuda"] = torch.cuda.get_rng_state(device).clone()
-    np_state = np.random.get_state()
+    np_state: Any = np.random.get_state()
     out["numpy"] = [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]), float(np_state[4])]
     py = random.getstate()
     out["python"] = [py[0], list(py[1]), py[2]]
@@ -208,20 +208,19 @@ def _create_dict_generator(model: nn.Module, name: str) -> torch.Generator | Non
 
 
 # ------------------------------------------------------------------------------------------ model I/O
-def _save_model(model: nn.Module, folder: Path) -> None:
-    try:
-        from protok.models.io import save_model
-    except ImportError:  # models.io not available: plain weights + config
-        save_model = None
-    if save_model is not None and hasattr(model, "config"):
-        save_model(model, folder)
+def _save_model(model: nn.Module, folder: Path, card: dict[str, Any] | None = None) -> None:
+    """``protok.models.save_model`` for a ProtokModel; plain safetensors (+ config) for other modules."""
+    from protok.models import ProtokModel, save_model
+
+    if isinstance(model, ProtokModel):
+        save_model(model, folder, card=card)
         return
     from safetensors.torch import save_model as st_save_model
 
     st_save_model(model, str(folder / "model.safetensors"))
     cfg = getattr(model, "config", None)
     if cfg is not None and hasattr(cfg, "to_dict"):
-        (folder / "config.json").write_text(json.dumps({"model": cfg.to_dict()}, indent=2))
+        (folder / "config.json").write_text(json.dumps({"config": cfg.to_dict()}, indent=2))
 
 
 def _load_model_weights(model: nn.Module, folder: Path) -> None:
@@ -239,7 +238,9 @@ def _load_model_weights(model: nn.Module, folder: Path) -> None:
     with torch.no_grad():
         for k, v in own.items():
             if tensors[k].shape != v.shape:
-                raise CheckpointError(f"{path}: {k} has shape {tuple(tensors[k].shape)}, model {tuple(v.shape)}")
+                raise CheckpointError(
+                    f"{path}: {k} has shape {tuple(tensors[k].shape)}, model {tuple(v.shape)}"
+                )
             v.copy_(tensors[k].to(v.dtype))
 
 
@@ -257,6 +258,7 @@ def save_checkpoint(
     state: dict[str, Any],
     rng_states: list[dict[str, Any]],
     is_best: bool = False,
+    card: dict[str, Any] | None = None,
 ) -> Path:
     """Write a checkpoint atomically and prune all but the latest and the best.
 
@@ -273,6 +275,8 @@ def save_checkpoint(
         :func:`rng_state` of every rank, in rank order.
     is_best : bool
         Also point ``best.json`` at this checkpoint.
+    card : dict, optional
+        Model card stored in the model's ``config.json`` (training summary).
 
     Returns
     -------
@@ -285,7 +289,7 @@ def save_checkpoint(
     tmp = root / f".tmp-{_step_dir_name(step)}-{os.getpid()}-{time.monotonic_ns()}"
     tmp.mkdir()
     try:
-        _save_model(model, tmp)
+        _save_model(model, tmp, card)
         opt_tensors, opt_meta = flatten_optimizer_state(optimizer.state_dict())
         save_file(opt_tensors, str(tmp / "optimizer.safetensors"), metadata={"format": "protok-optimizer-v1"})
         rng_tensors: dict[str, torch.Tensor] = {}
@@ -299,8 +303,13 @@ def save_checkpoint(
             rng_json.append({k: v for k, v in st.items() if k in ("numpy", "python")})
         save_file(rng_tensors, str(tmp / "rng.safetensors"))
         full = dict(state)
-        full.update(step=step, optimizer=opt_meta, rng=rng_json, world_size=len(rng_states),
-                    format_version=FORMAT_VERSION)
+        full.update(
+            step=step,
+            optimizer=opt_meta,
+            rng=rng_json,
+            world_size=len(rng_states),
+            format_version=FORMAT_VERSION,
+        )
         with open(tmp / TRAINER_STATE, "w") as fh:
             json.dump(full, fh, indent=2, sort_keys=True, default=_json_default)
             fh.flush()
@@ -400,8 +409,12 @@ def load_checkpoint(
         world = int(state.get("world_size", 1))
         r = rank if rank < world else 0
         if world != _world_size():
-            log.warning("%s: saved with %d processes, resuming with %d; RNG streams differ", path, world,
-                        _world_size())
+            log.warning(
+                "%s: saved with %d processes, resuming with %d; RNG streams differ",
+                path,
+                world,
+                _world_size(),
+            )
         st: dict[str, Any] = {"torch_cpu": tensors[f"torch_cpu.{r}"]}
         if f"torch_cuda.{r}" in tensors:
             st["torch_cuda"] = tensors[f"torch_cuda.{r}"]

@@ -201,7 +201,9 @@ class TrainConfig:
             raise ConfigError(f"{source}: top level must be a table, got {type(d).__name__}")
         unknown = set(d) - {"model", "data", "optim", "run"}
         if unknown:
-            raise ConfigError(f"{source}: unknown section(s) {sorted(unknown)}; expected model, data, optim, run")
+            raise ConfigError(
+                f"{source}: unknown section(s) {sorted(unknown)}; expected model, data, optim, run"
+            )
         cfg = cls(
             model=_model_from_dict(d.get("model", {}), source),
             data=dataclass_from_dict(DataConfig, d.get("data", {}), source, "data"),
@@ -250,7 +252,9 @@ def _model_from_dict(d: dict[str, Any], source: str) -> Any:
     preset = d.pop("preset", None)
     if preset is not None:
         if preset not in MODEL_PRESETS:
-            raise ConfigError(f"{source}: model.preset {preset!r} unknown; choose from {sorted(MODEL_PRESETS)}")
+            raise ConfigError(
+                f"{source}: model.preset {preset!r} unknown; choose from {sorted(MODEL_PRESETS)}"
+            )
         base = MODEL_PRESETS[preset].to_dict()
     else:
         base = ModelConfig().to_dict()
@@ -308,7 +312,9 @@ def _check_value(tp: Any, value: Any, source: str, key: str) -> Any:
         if origin is tuple and args and args[-1] is not Ellipsis:
             if len(args) != len(value):
                 raise ConfigError(f"{source}: {key} must have {len(args)} items, got {len(value)}")
-            return tuple(_check_value(a, v, source, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+            return tuple(
+                _check_value(a, v, source, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value))
+            )
         item = args[0] if args else Any
         items = [_check_value(item, v, source, f"{key}[{i}]") for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else items
@@ -370,7 +376,9 @@ def dataclass_from_dict(cls: type, d: Any, source: str = "<dict>", prefix: str =
         raise ConfigError(f"{source}: unknown key(s) {key}; known: {sorted(fields)}")
     kwargs = {}
     for name, value in d.items():
-        kwargs[name] = _check_value(hints.get(name, Any), value, source, f"{prefix}.{name}" if prefix else name)
+        kwargs[name] = _check_value(
+            hints.get(name, Any), value, source, f"{prefix}.{name}" if prefix else name
+        )
     try:
         return cls(**kwargs)
     except ConfigError:

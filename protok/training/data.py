@@ -51,7 +51,17 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: File name endings read as structures when a directory is given.
-STRUCTURE_SUFFIXES: tuple[str, ...] = (".pdb", ".ent", ".cif", ".mmcif", ".bcif", ".pdb.gz", ".ent.gz", ".cif.gz", ".mmcif.gz")
+STRUCTURE_SUFFIXES: tuple[str, ...] = (
+    ".pdb",
+    ".ent",
+    ".cif",
+    ".mmcif",
+    ".bcif",
+    ".pdb.gz",
+    ".ent.gz",
+    ".cif.gz",
+    ".mmcif.gz",
+)
 
 
 # ------------------------------------------------------------------------------------------------ sources
@@ -194,8 +204,13 @@ def load_chain_store(cfg: DataConfig) -> ChainStore:
             seqs.append(ch.sequence)
             lengths.append(len(ch))
             pm_index.append(-1)
-    log.info("data: %d chains (%d shorter than %d residues skipped, %d duplicate ids skipped)",
-             len(ids), short, cfg.min_length, dup)
+    log.info(
+        "data: %d chains (%d shorter than %d residues skipped, %d duplicate ids skipped)",
+        len(ids),
+        short,
+        cfg.min_length,
+        dup,
+    )
     if not ids:
         raise ConfigError("data: no usable chains (check data.promod3 / data.structures / data.min_length)")
     return ChainStore(
@@ -228,8 +243,9 @@ def load_training_data(cfg: DataConfig) -> TrainingData:
     """Load all chains and split them (see :mod:`protok.training.split`)."""
     store = load_chain_store(cfg)
     sf = read_scop_superfamilies(cfg.scop) if cfg.scop else None
-    split = split_chains(store.ids, store.sequences, val_fraction=cfg.val_fraction, superfamilies=sf,
-                         seed=cfg.split_seed)
+    split = split_chains(
+        store.ids, store.sequences, val_fraction=cfg.val_fraction, superfamilies=sf, seed=cfg.split_seed
+    )
     if len(split.train) == 0:
         raise ConfigError("data: the split left no training chains (lower data.val_fraction or add data)")
     return TrainingData(store=store, split=split)
@@ -412,5 +428,3 @@ def make_val_loader(
         num_workers=nw,
         worker_init_fn=_worker_init if nw > 0 else None,
     )
-
-

@@ -72,8 +72,9 @@ def init_distributed(device_spec: str = "auto") -> DistInfo:
         if device.type == "cuda":
             torch.cuda.set_device(device)
         if not dist.is_initialized():
-            dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo", rank=rank,
-                                    world_size=world)
+            dist.init_process_group(
+                backend="nccl" if device.type == "cuda" else "gloo", rank=rank, world_size=world
+            )
         rank, world = dist.get_rank(), dist.get_world_size()
     return DistInfo(rank=rank, world_size=world, local_rank=local_rank, device=device)
 
@@ -120,13 +121,14 @@ def all_reduce_gradients(module: nn.Module) -> None:
             p.grad = torch.zeros_like(p)
         by_dtype.setdefault(p.grad.dtype, []).append(p)
     for group in by_dtype.values():
-        flat = torch.cat([p.grad.reshape(-1) for p in group])
+        grads = [p.grad for p in group if p.grad is not None]
+        flat = torch.cat([g.reshape(-1) for g in grads])
         dist.all_reduce(flat, op=dist.ReduceOp.SUM)
         flat /= world
         offset = 0
-        for p in group:
-            n = p.grad.numel()
-            p.grad.copy_(flat[offset : offset + n].view_as(p.grad))
+        for g in grads:
+            n = g.numel()
+            g.copy_(flat[offset : offset + n].view_as(g))
             offset += n
     # a parameter no rank produced a gradient for stays without one (the optimizer skips it, as on 1 rank)
     for p, h in zip(params, has.tolist()):

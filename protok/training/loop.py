@@ -71,7 +71,8 @@ def lr_at(step: int, cfg: Any, total_steps: int) -> float:
 
 def build_optimizer(model: nn.Module, cfg: Any) -> torch.optim.AdamW:
     """AdamW; weight decay only on parameters with 2+ dimensions (not biases, norms, 1-d vectors)."""
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for _, p in model.named_parameters():
         if not p.requires_grad:
             continue
@@ -84,7 +85,7 @@ def build_optimizer(model: nn.Module, cfg: Any) -> torch.optim.AdamW:
 
 
 def _default_model_factory(model_cfg: Any) -> nn.Module:
-    from protok.models.model import ProtokModel
+    from protok.models import ProtokModel
 
     return ProtokModel(model_cfg)
 
@@ -158,7 +159,12 @@ def validate(
     allc: dict[str, list[float]] = {key: [] for key in per_chain}
     all_losses: list[float] = []
     total = np.zeros(max(k, 1))
-    for pc, ls, cn, al in gathered:  # type: ignore[misc]
+    for item in gathered:
+        pc: dict[str, list[float]]
+        ls: list[float]
+        cn: list[float]
+        al: float | None
+        pc, ls, cn, al = item  # type: ignore[misc]
         for key in allc:
             allc[key] += pc[key]
         all_losses += ls
@@ -233,14 +239,45 @@ class Trainer:
         return {
             "config": self.config.to_dict(),
             "epoch": epoch,
-            "schedule": {"lr": lr, "warmup_steps": self.config.optim.warmup_steps,
-                         "total_steps": self.config.run.total_steps, "progress": self.step / self.config.run.total_steps},
+            "schedule": {
+                "lr": lr,
+                "warmup_steps": self.config.optim.warmup_steps,
+                "total_steps": self.config.run.total_steps,
+                "progress": self.step / self.config.run.total_steps,
+            },
             "alpha": self.last_alpha,
-            "data_position": {"step": self.step, "seed": self.config.run.seed,
-                              "batch_size": self.config.data.batch_size},
+            "data_position": {
+                "step": self.step,
+                "seed": self.config.run.seed,
+                "batch_size": self.config.data.batch_size,
+            },
             "best": self.best,
             "best_metric": self.config.run.best_metric,
             "val": self.last_val,
+        }
+
+    def _card(self) -> dict[str, Any]:
+        cfg = self.config
+        return {
+            "training": {
+                "step": self.step,
+                "total_steps": cfg.run.total_steps,
+                "seed": cfg.run.seed,
+                "data": {
+                    k: getattr(cfg.data, k)
+                    for k in (
+                        "promod3",
+                        "structures",
+                        "max_chains",
+                        "crop_length",
+                        "val_fraction",
+                        "split_seed",
+                    )
+                },
+                "validation": self.last_val,
+                "world_size": self.dist.world_size if self.dist else 1,
+                "device": str(self.dist.device) if self.dist else "cpu",
+            }
         }
 
     def _save(self, epoch: int, lr: float, is_best: bool) -> Path | None:
@@ -248,9 +285,16 @@ class Trainer:
         states = all_gather_objects(rng_state(self.dist.device, self.model))
         path = None
         if self.dist.is_main:
-            path = save_checkpoint(self.out_dir, model=self.model, optimizer=self.optimizer, step=self.step,
-                                   state=self._state(epoch, lr), rng_states=states,  # type: ignore[arg-type]
-                                   is_best=is_best)
+            path = save_checkpoint(
+                self.out_dir,
+                model=self.model,
+                optimizer=self.optimizer,
+                step=self.step,
+                state=self._state(epoch, lr),
+                rng_states=states,  # type: ignore[arg-type]
+                is_best=is_best,
+                card=self._card(),
+            )
             log.info("checkpoint: %s", path)
         barrier()
         return path
@@ -262,8 +306,13 @@ class Trainer:
         for section in ("data", "optim", "run"):
             for key, val in now[section].items():
                 if saved.get(section, {}).get(key) != val:
-                    log.warning("resume: %s.%s changed from %r to %r", section, key,
-                                saved.get(section, {}).get(key), val)
+                    log.warning(
+                        "resume: %s.%s changed from %r to %r",
+                        section,
+                        key,
+                        saved.get(section, {}).get(key),
+                        val,
+                    )
 
     # ------------------------------------------------------------------------------------- main
     def fit(self) -> Path:
@@ -290,7 +339,9 @@ class Trainer:
         if self.resume and resume_from is None:
             log.info("resume: no checkpoint under %s; starting from step 0", self.out_dir)
         if resume_from is not None:
-            state = load_checkpoint(resume_from, model=model, optimizer=optimizer, rank=d.rank, device=d.device)
+            state = load_checkpoint(
+                resume_from, model=model, optimizer=optimizer, rank=d.rank, device=d.device
+            )
             self._check_resume_config(state["config"], resume_from)
             self.step = int(state["step"])
             self.best = state.get("best")
@@ -298,16 +349,25 @@ class Trainer:
             self.last_val = state.get("val") or {}
             log.info("resumed from %s at step %d", resume_from, self.step)
         elif d.is_main and (self.out_dir / "checkpoints" / "latest.json").exists():
-            log.warning("%s already holds checkpoints; they will be replaced (use --resume to continue)",
-                        self.out_dir)
+            log.warning(
+                "%s already holds checkpoints; they will be replaced (use --resume to continue)", self.out_dir
+            )
 
-        logger = MetricsLogger(self.out_dir, enabled=d.is_main,
-                               resume_step=self.step if resume_from is not None else None)
+        logger = MetricsLogger(
+            self.out_dir, enabled=d.is_main, resume_step=self.step if resume_from is not None else None
+        )
         if d.is_main:
             (self.out_dir / "config.json").write_text(cfg.to_json())
         total = cfg.run.total_steps
-        loader = make_train_loader(data, cfg.data, seed=cfg.run.seed, start_step=self.step, total_steps=total,
-                                   rank=d.rank, world_size=d.world_size)
+        loader = make_train_loader(
+            data,
+            cfg.data,
+            seed=cfg.run.seed,
+            start_step=self.step,
+            total_steps=total,
+            rank=d.rank,
+            world_size=d.world_size,
+        )
         val_loader = make_val_loader(data, cfg.data, rank=d.rank, world_size=d.world_size)
         sampler = loader.batch_sampler
         model.train()
@@ -336,7 +396,9 @@ class Trainer:
                 if cfg.optim.grad_clip > 0:
                     gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
                 else:
-                    gnorm = torch.nn.utils.get_total_norm([p.grad for p in model.parameters() if p.grad is not None])
+                    gnorm = torch.nn.utils.get_total_norm(
+                        [p.grad for p in model.parameters() if p.grad is not None]
+                    )
                 optimizer.step()
                 self.step += 1
                 self.last_alpha = _alpha(out)
@@ -349,16 +411,22 @@ class Trainer:
                     t_last, residues = now, 0
                     logger.log(row)
                     if bar is not None:
-                        bar.set_postfix(loss=f"{row['loss']:.3f}", res_s=f"{row['residues_per_s']:.0f}",
-                                        refresh=False)
+                        bar.set_postfix(
+                            loss=f"{row['loss']:.3f}", res_s=f"{row['residues_per_s']:.0f}", refresh=False
+                        )
                 if bar is not None:
                     bar.update(1)
 
                 is_best = False
                 do_val = (cfg.run.val_every > 0 and self.step % cfg.run.val_every == 0) or self.step == total
-                if do_val and len(val_loader.batch_sampler) > 0:
-                    self.last_val = validate(model, val_loader, device=d.device, progress=self.step / total,
-                                             autocast=self._autocast)
+                if do_val and len(val_loader) > 0:
+                    self.last_val = validate(
+                        model,
+                        val_loader,
+                        device=d.device,
+                        progress=self.step / total,
+                        autocast=self._autocast,
+                    )
                     logger.log({"split": "val", "step": self.step, "epoch": epoch, **self.last_val})
                     value = self.last_val.get(cfg.run.best_metric, float("nan"))
                     if self._better(value):
@@ -367,7 +435,9 @@ class Trainer:
                 if self.step % cfg.run.ckpt_every == 0 or self.step == total or is_best or stop:
                     final = self._save(epoch, lr, is_best)
                 if stop:
-                    log.info("stopping at step %d of %d (run.stop_at); continue with --resume", self.step, total)
+                    log.info(
+                        "stopping at step %d of %d (run.stop_at); continue with --resume", self.step, total
+                    )
                     break
         finally:
             if bar is not None:

@@ -21,15 +21,22 @@ from protok.quantizers import (
 
 
 def test_json_round_trip() -> None:
-    cfg = QuantizerConfig(kind="provq", inner="aminoaseed", schedule="sigmoid", anneal_end=0.3, fsq_levels=[4, 4])
+    cfg = QuantizerConfig(
+        kind="provq", inner="aminoaseed", schedule="sigmoid", anneal_end=0.3, fsq_levels=[4, 4]
+    )
     again = QuantizerConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
     assert again == cfg
 
 
 @pytest.mark.parametrize(
     ("kind", "cls"),
-    [("vq", VectorQuantizer), ("ema", EMAVectorQuantizer), ("aminoaseed", AminoAseedQuantizer), ("fsq", FSQuantizer),
-     ("provq", ProgressiveQuantizer)],
+    [
+        ("vq", VectorQuantizer),
+        ("ema", EMAVectorQuantizer),
+        ("aminoaseed", AminoAseedQuantizer),
+        ("fsq", FSQuantizer),
+        ("provq", ProgressiveQuantizer),
+    ],
 )
 def test_build_each_kind(kind: str, cls: type) -> None:
     q = build_quantizer(QuantizerConfig(kind=kind, codebook_size=512, dim=32))
@@ -58,8 +65,14 @@ def test_bad_configs_raise(fields: dict, match: str) -> None:
 
 @pytest.mark.parametrize(
     "fields",
-    [{"mechanism": "hard"}, {"schedule": "step"}, {"anneal_start": 0.6, "anneal_end": 0.5}, {"decay": 1.0},
-     {"init": "zeros"}, {"codebook_size": 0}],
+    [
+        {"mechanism": "hard"},
+        {"schedule": "step"},
+        {"anneal_start": 0.6, "anneal_end": 0.5},
+        {"decay": 1.0},
+        {"init": "zeros"},
+        {"codebook_size": 0},
+    ],
 )
 def test_invalid_fields_rejected(fields: dict) -> None:
     with pytest.raises(ConfigError):
@@ -86,7 +99,9 @@ def test_register_custom_quantizer() -> None:
         return Identity(c.codebook_size, c.dim)
 
     try:
-        assert isinstance(build_quantizer(QuantizerConfig(kind="test-identity", dim=8, codebook_size=8)), Identity)
+        assert isinstance(
+            build_quantizer(QuantizerConfig(kind="test-identity", dim=8, codebook_size=8)), Identity
+        )
         with pytest.raises(ConfigError, match="already registered"):
             register_quantizer("test-identity")(_build)
     finally:

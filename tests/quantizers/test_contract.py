@@ -10,7 +10,9 @@ from protok.quantizers import QuantizerInputError, QuantizerOutput
 K, D = 64, 16  # as in conftest.py
 
 
-def _train_steps(q: torch.nn.Module, z: torch.Tensor, steps: int = 3, progress: float = 0.3) -> QuantizerOutput:
+def _train_steps(
+    q: torch.nn.Module, z: torch.Tensor, steps: int = 3, progress: float = 0.3
+) -> QuantizerOutput:
     q.train()
     out = None
     for _ in range(steps):
@@ -67,7 +69,9 @@ def test_masked_rows(variant, z, make_quantizer) -> None:
     assert torch.equal(a.loss, b.loss) and a.stats == b.stats
     ref = q(z[mask])
     assert torch.equal(ref.indices, a.indices[mask])
-    assert ref.stats["usage"] == a.stats["usage"] and ref.stats["perplexity"] == pytest.approx(a.stats["perplexity"])
+    assert ref.stats["usage"] == a.stats["usage"] and ref.stats["perplexity"] == pytest.approx(
+        a.stats["perplexity"]
+    )
 
 
 def test_gradients_reach_input_and_codebook(variant, z, make_quantizer) -> None:
@@ -84,7 +88,10 @@ def test_gradients_reach_input_and_codebook(variant, z, make_quantizer) -> None:
         if "ema" in name:
             assert not params  # EMA codebooks learn from statistics, tested in test_vq.py
         else:
-            assert params and all(p.grad is not None and p.grad.abs().sum() > 0 for p in params), (name, progress)
+            assert params and all(p.grad is not None and p.grad.abs().sum() > 0 for p in params), (
+                name,
+                progress,
+            )
 
 
 def test_all_masked_batch_is_harmless(variant, z, make_quantizer) -> None:

@@ -35,8 +35,15 @@ def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
         result = {}
         for kind in ("vq", "ema", "aminoaseed", "provq"):
             # different seeds per rank: only the broadcast can make the codebooks agree
-            cfg = QuantizerConfig(kind=kind, codebook_size=K, dim=D, seed=rank, dead_code_steps=2,
-                                  mechanism="stochastic", anneal_end=1.0)
+            cfg = QuantizerConfig(
+                kind=kind,
+                codebook_size=K,
+                dim=D,
+                seed=rank,
+                dead_code_steps=2,
+                mechanism="stochastic",
+                anneal_end=1.0,
+            )
             q = build_quantizer(cfg)
             books = []
             for step in range(4):
@@ -44,7 +51,9 @@ def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
                 books.append(q.codebook().detach().clone())
             result[kind] = torch.stack(books)
         # EMA statistics are all-reduced: compare with one process seeing both ranks' data
-        q = build_quantizer(QuantizerConfig(kind="ema", codebook_size=K, dim=D, init="none", dead_code_steps=0))
+        q = build_quantizer(
+            QuantizerConfig(kind="ema", codebook_size=K, dim=D, init="none", dead_code_steps=0)
+        )
         q(_rank_data(rank, 0))
         result["ema_sync"] = q.codebook().detach().clone()
         torch.save(result, Path(out_dir) / f"rank{rank}.pt")
@@ -52,6 +61,7 @@ def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
         dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_codebooks_identical_across_ranks(tmp_path: Path) -> None:
     if not dist.is_available():
         pytest.skip("torch.distributed not available")
@@ -62,6 +72,8 @@ def test_codebooks_identical_across_ranks(tmp_path: Path) -> None:
     # init came from rank 0's data (rank 1's data is shifted by +3)
     assert r0["vq"][0].mean() < 1.5
     # all-reduced EMA update == single-process update on the union of the ranks' batches
-    single = build_quantizer(QuantizerConfig(kind="ema", codebook_size=K, dim=D, init="none", dead_code_steps=0))
+    single = build_quantizer(
+        QuantizerConfig(kind="ema", codebook_size=K, dim=D, init="none", dead_code_steps=0)
+    )
     single(torch.cat([_rank_data(0, 0), _rank_data(1, 0)]))
     torch.testing.assert_close(r0["ema_sync"], single.codebook(), rtol=1e-5, atol=1e-5)

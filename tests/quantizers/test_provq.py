@@ -10,8 +10,16 @@ INNERS = ["vq", "ema", "aminoaseed"]
 
 
 def _provq(make_quantizer, mechanism: str, inner: str = "vq", **more) -> ProgressiveQuantizer:
-    q = make_quantizer({"kind": "provq", "mechanism": mechanism, "inner": inner, "anneal_start": 0.1,
-                        "anneal_end": 0.6, **more})
+    q = make_quantizer(
+        {
+            "kind": "provq",
+            "mechanism": mechanism,
+            "inner": inner,
+            "anneal_start": 0.1,
+            "anneal_end": 0.6,
+            **more,
+        }
+    )
     assert isinstance(q, ProgressiveQuantizer)
     return q
 

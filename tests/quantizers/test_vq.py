@@ -24,7 +24,7 @@ def test_data_dependent_init(z, cls, init: str) -> None:
         # each code is (up to the least-squares solve of AminoAseed) one of the data rows
         d = (cb[:, None, :] - z[None]).abs().amax(-1).min(1).values
         assert (d < 1e-5).all()
-    else:
+    elif init == "kmeans":
         # k-means centres: mean distance of data to codes is far below that of the random init
         assert torch.cdist(z, cb).min(1).values.mean() < 0.5 * torch.cdist(z, before).min(1).values.mean()
     q(z)
@@ -100,7 +100,9 @@ def test_aminoaseed_reseed_hits_requested_effective_vectors(z) -> None:
 def test_vq_matches_vector_quantize_pytorch(z) -> None:
     vqp = pytest.importorskip("vector_quantize_pytorch")
     ours = VectorQuantizer(codebook_size=32, dim=z.shape[1], init="none").eval()
-    ref = vqp.VectorQuantize(dim=z.shape[1], codebook_size=32, learnable_codebook=True, ema_update=False).eval()
+    ref = vqp.VectorQuantize(
+        dim=z.shape[1], codebook_size=32, learnable_codebook=True, ema_update=False
+    ).eval()
     with torch.no_grad():
         ref._codebook.embed.copy_(ours.weight[None])
     out = ours(z)

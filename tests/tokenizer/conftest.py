@@ -60,6 +60,12 @@ def make_mixed_folder(root: Path, copies: int = 3) -> tuple[Path, list[Path], li
     return folder, sorted(good), [bad, na_only]
 
 
+@pytest.fixture(scope="session")
+def mixed_folder_factory():
+    """The :func:`make_mixed_folder` function (for tests that need more copies)."""
+    return make_mixed_folder
+
+
 @pytest.fixture()
 def mixed_folder(tmp_path: Path) -> tuple[Path, list[Path], list[Path]]:
     return make_mixed_folder(tmp_path)

@@ -1,0 +1,173 @@
+"""Batch runs: input discovery, shards, errors file, atomic shards and resume after kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from protok.errors import InputNotFoundError
+from protok.structures import read_structure
+from protok.tokenizer import read_records
+from protok.tokenizer.inputs import collect_inputs, parse_shard, select_shard
+from protok.tokenizer.runner import RunConfig, parse_file, run_tokenize
+from protok.tokenizer.store import ShardStore, errors_path_for
+
+
+def _expected(good: list[Path]) -> Counter:
+    return Counter((str(p), c.auth_chain_id) for p in good for c in read_structure(p).chains)
+
+
+def _got(path: Path, vocab=None) -> Counter:
+    return Counter((r["source"], r["chain"]) for r in read_records(path, vocab))
+
+
+def test_collect_inputs_dirs_globs_and_missing(mixed_folder):
+    folder, good, bad = mixed_folder
+    files = collect_inputs([folder])
+    assert files == sorted(str(p) for p in good + bad)
+    assert collect_inputs([str(folder / "*.pdb")]) == sorted(str(p) for p in (good + bad) if p.parent == folder and p.suffix == ".pdb")
+    assert collect_inputs([str(folder / "**" / "*.gz")]) == sorted(str(p) for p in good if p.name.endswith(".gz"))
+    with pytest.raises(InputNotFoundError):
+        collect_inputs([folder / "nope.pdb"])
+    with pytest.raises(InputNotFoundError):
+        collect_inputs([str(folder / "*.xyz")])
+
+
+def test_shards_are_disjoint_and_cover_everything():
+    files = [f"f{i:03d}.pdb" for i in range(23)]
+    parts = [select_shard(files, i, 4) for i in range(4)]
+    assert sorted(sum(parts, [])) == files
+    assert len(set(sum(parts, []))) == 23
+    assert select_shard(files[::-1], 1, 4) == parts[1]  # order of the input list does not matter
+    assert parse_shard("2/8") == (2, 8)
+    for bad in ("8/8", "x", "1/0", "-1/3"):
+        with pytest.raises(ValueError):
+            parse_shard(bad)
+
+
+def test_parse_file_records_failures_instead_of_raising(mixed_folder, tok):
+    folder, good, bad = mixed_folder
+    ok = parse_file(str(good[0]), k=tok.k_neighbours)
+    assert ok.error is None and len(ok.items) == 1
+    for b in bad:
+        res = parse_file(str(b))
+        assert res.items == [] and res.error and str(b) in res.error
+    assert "NoProteinChain" in parse_file(str(bad[1])).error
+
+
+@pytest.mark.parametrize("ext", ["jsonl", "parquet", "fasta"])
+def test_run_writes_every_good_chain_once_and_records_failures(mixed_folder, tok, tmp_path, ext):
+    folder, good, bad = mixed_folder
+    out = tmp_path / f"tokens.{ext}"
+    cfg = RunConfig(inputs=collect_inputs([folder]), output=out, files_per_shard=4, progress=False)
+    summary = run_tokenize(tok, cfg)
+    assert summary.failed == 2 and summary.ok == len(good)
+    assert not out.with_name(out.name + ".parts").exists()
+    if ext == "fasta":
+        names = Counter(r["id"] + "_" + r["chain"] for r in read_records(out, tok.vocab))
+        assert names == Counter(p.name.split(".")[0] + "_A" for p in good)
+    else:
+        assert _got(out) == _expected(good)
+        recs = list(read_records(out))
+        assert set(recs[0]) == {"id", "source", "chain", "length", "sequence", "tokens", "residue_ids"}
+        assert all(len(r["tokens"]) == r["length"] == len(r["sequence"]) == len(r["residue_ids"]) for r in recs)
+    lines = errors_path_for(out).read_text().splitlines()
+    assert lines[0] == "source\treason"
+    assert sorted(line.split("\t")[0] for line in lines[1:]) == sorted(str(b) for b in bad)
+
+
+def test_stream_output_is_fasta(tok, tmp_path):
+    import io
+
+    from protok.tokenizer import from_text
+
+    buf = io.StringIO()
+    src = str(Path(__file__).resolve().parents[2] / "structures" / "1ubi.pdb")
+    summary = run_tokenize(tok, RunConfig(inputs=[src], progress=False), stream=buf)
+    header, text = buf.getvalue().splitlines()
+    assert header == ">1ubi_A" and summary.ok == 1
+    assert from_text(text, tok.vocab).tolist() == tok.encode(src)[0].tokens.tolist()
+
+
+def test_resume_drops_orphans_and_torn_manifest_lines(mixed_folder, tok, tmp_path):
+    folder, good, bad = mixed_folder
+    files = collect_inputs([folder])
+    out = tmp_path / "tokens.jsonl"
+    store = ShardStore(out, tok.vocab)
+    store.start(resume=False)
+    # simulate a crash: one committed shard, one orphan shard file, a torn manifest line and a temp file
+    from protok.tokenizer.runner import _parse_many, encode_group
+
+    first = list(_parse_many(files[:2], RunConfig(inputs=files[:2]), tok.k_neighbours))
+    recs, failed = encode_group(tok, first)
+    store.commit(recs, files[:2], failed)
+    (store.parts / "part-000001.jsonl").write_text('{"id": "orphan"}\n')
+    (store.parts / "part-000002.jsonl.tmp").write_text("partial")
+    with open(store.manifest, "a") as fh:
+        fh.write('{"shard": "part-000001.jsonl", "sources": ["x"')
+    # a fresh run without --resume refuses to clobber the unfinished one
+    with pytest.raises(FileExistsError):
+        run_tokenize(tok, RunConfig(inputs=files, output=out, progress=False))
+    summary = run_tokenize(tok, RunConfig(inputs=files, output=out, resume=True, files_per_shard=3, progress=False))
+    assert summary.done_before == 2
+    assert _got(out) == _expected(good)
+    assert summary.failed == 2
+    # resuming a finished run is a no-op
+    again = run_tokenize(tok, RunConfig(inputs=files, output=out, resume=True, progress=False))
+    assert again.done_before == len(files) and _got(out) == _expected(good)
+
+
+def test_process_pool_gives_same_records(mixed_folder, tok, tmp_path):
+    folder, good, bad = mixed_folder
+    files = collect_inputs([folder])
+    outs = []
+    for workers in (0, 2):
+        out = tmp_path / f"w{workers}.jsonl"
+        run_tokenize(tok, RunConfig(inputs=files, output=out, workers=workers, progress=False))
+        outs.append(sorted(json.dumps(r, sort_keys=True) for r in read_records(out)))
+    assert outs[0] == outs[1]
+
+
+def test_resume_after_sigkill(tmp_path, model_dir, mixed_folder_factory):
+    """Kill a real `protok tokenize` run with SIGKILL midway, resume, and find every good chain exactly once."""
+    folder, good, bad = mixed_folder_factory(tmp_path, copies=6)
+    out = tmp_path / "tokens.jsonl"
+    parts = out.with_name(out.name + ".parts")
+    cmd = [str(Path(sys.executable).parent / "protok"), "tokenize", str(folder), "-o", str(out), "--model", str(model_dir),
+           "--files-per-shard", "1", "--workers", "0", "--no-progress"]  # fmt: skip
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline:
+            manifest = parts / "manifest.jsonl"
+            if manifest.exists() and manifest.read_text().count("\n") >= 3:
+                break
+            if proc.poll() is not None:
+                pytest.fail(f"run ended before it could be killed: {proc.stderr.read().decode()[-2000:]}")
+            time.sleep(0.05)
+        else:
+            pytest.fail("run made no progress")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    assert not out.exists()
+    n_done = parts.joinpath("manifest.jsonl").read_text().count("\n")
+    assert 3 <= n_done < len(good) + len(bad)
+    res = subprocess.run(cmd + ["--resume"], env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 1, res.stderr  # two inputs failed
+    assert "2 failed" in res.stderr.splitlines()[-1]
+    assert _got(out) == _expected(good)
+    errors = errors_path_for(out).read_text().splitlines()[1:]
+    assert sorted(e.split("\t")[0] for e in errors) == sorted(str(b) for b in bad)

@@ -1,0 +1,97 @@
+"""Config tree: TOML / YAML reading, dotted overrides, validation errors, JSON round trip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from protok.errors import ConfigError
+from protok.training.config import (
+    DataConfig,
+    TrainConfig,
+    apply_overrides,
+    dataclass_from_dict,
+    load_config,
+    parse_override,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIGS = REPO / "configs"
+
+
+def test_tiny_toml_loads_with_preset_and_overrides() -> None:
+    cfg = load_config(CONFIGS / "tiny.toml", ["optim.lr=3e-4", "run.out_dir=runs/x", "data.batch_size=3"])
+    assert cfg.optim.lr == 3e-4
+    assert cfg.run.out_dir == "runs/x"  # not valid TOML -> taken as a plain string
+    assert cfg.data.batch_size == 3
+    assert cfg.model.quantizer.codebook_size == 16 and cfg.model.quantizer.kind == "provq"
+    # keys not set in [model] come from the "small" preset
+    assert cfg.model.loss.distance_clamp == 25.0
+    # relative data paths resolve against the config file's folder
+    assert Path(cfg.data.promod3).is_absolute() and cfg.data.promod3.endswith("promod3/chains.npz")
+
+
+def test_round_trip_through_dict_and_yaml(tmp_path: Path) -> None:
+    cfg = load_config(CONFIGS / "tiny.toml")
+    d = cfg.to_dict()
+    again = TrainConfig.from_dict(d)
+    assert again.to_dict() == d
+    y = tmp_path / "c.yaml"
+    y.write_text(yaml.safe_dump(d))
+    assert load_config(y).to_dict() == d
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("optim.lrr=1", "optim.lrr"),
+        ("optim.lr=fast", "optim.lr must be a number"),
+        ("data.batch_size=2.5", "data.batch_size must be an integer"),
+        ("run.bf16=1", "run.bf16 must be true or false"),
+        ("model.quantizer.kindd=vq", "model.quantizer.kindd"),
+        ("model.preset=huge", "model.preset 'huge' unknown"),
+        ("optim.betas=[0.9]", "optim.betas must have two values"),
+        ("run.total_steps=0", "run.total_steps must be >= 1"),
+        ("nonsense.x=1", "unknown section"),
+    ],
+)
+def test_bad_values_raise_config_error_naming_file_and_key(override: str, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(CONFIGS / "tiny.toml", [override])
+    assert message in str(err.value)
+    assert "tiny.toml" in str(err.value)
+
+
+def test_unreadable_and_malformed_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[run\nx=")
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        load_config(bad)
+    other = tmp_path / "c.ini"
+    other.write_text("")
+    with pytest.raises(ConfigError, match="unknown config format"):
+        load_config(other)
+
+
+def test_parse_override_types() -> None:
+    assert parse_override("a.b=3") == (["a", "b"], 3)
+    assert parse_override("a=true") == (["a"], True)
+    assert parse_override('a="x y"') == (["a"], "x y")
+    assert parse_override("a=[1, 2]") == (["a"], [1, 2])
+    assert parse_override("a=some/path") == (["a"], "some/path")
+    with pytest.raises(ConfigError):
+        parse_override("novalue")
+    assert apply_overrides({"x": {"y": 1}}, ["x.y=2", "x.z=3"]) == {"x": {"y": 2, "z": 3}}
+    with pytest.raises(ConfigError, match="is a value"):
+        apply_overrides({"x": 1}, ["x.y=2"])
+
+
+def test_dataclass_from_dict_widens_int_to_float() -> None:
+    d = dataclass_from_dict(DataConfig, {"val_fraction": 0, "structures": ["a"]})
+    assert d.val_fraction == 0.0 and isinstance(d.val_fraction, float)
+    with pytest.raises(ConfigError, match="structures must be a list"):
+        dataclass_from_dict(DataConfig, {"structures": "a"})
