@@ -151,7 +151,9 @@ class DSSPAdapter(_Base):
     def encode(self, item: BenchItem) -> np.ndarray:
         d = item.annotations.get("dssp")
         if d is None:
-            raise TokenizerNotApplicableError(f"{item.id}: no DSSP labels (the dssp tokenizer reads stored labels)")
+            raise TokenizerNotApplicableError(
+                f"{item.id}: no DSSP labels (the dssp tokenizer reads stored labels)"
+            )
         lut = {s: i for i, s in enumerate(DSSP_STATES)}
         return np.array([lut.get(s, -1) for s in d], dtype=np.int64)
 
@@ -301,25 +303,31 @@ class ProtokAdapter(_Base):
         return build_graph(item.chain, k=self.k)
 
     def encode(self, item: BenchItem) -> np.ndarray:
+        return self.encode_batch([item])[0]
+
+    def encode_batch(self, items: list[BenchItem]) -> list[np.ndarray]:
+        """Tokens of several chains in one forward pass (one graph per chain, batched)."""
         import torch
         from torch_geometric.data import Batch
 
         with torch.no_grad():
-            batch = Batch.from_data_list([self._graph(item)])
-            idx = self.model.encode(batch)
-        out = np.asarray(idx.detach().cpu().numpy(), dtype=np.int64).reshape(-1)
-        if out.shape[0] != len(item):
-            raise TokenizerNotApplicableError(f"{item.id}: model returned {out.shape[0]} tokens for {len(item)} residues")
-        return out
+            batch = Batch.from_data_list([self._graph(it) for it in items])
+            idx = self.model.encode(batch).detach().cpu().numpy().astype(np.int64)
+        lengths = [len(it) for it in items]
+        if idx.shape != (sum(lengths),):
+            raise TokenizerNotApplicableError(
+                f"{self.name}: model returned {idx.shape} tokens for {sum(lengths)} residues"
+            )
+        return np.split(idx, np.cumsum(lengths)[:-1])
 
     def decode(self, tokens: np.ndarray, item: BenchItem) -> np.ndarray:
         import torch
-        from torch_geometric.data import Batch
 
-        g = Batch.from_data_list([self._graph(item)])
-        t = torch.as_tensor(np.clip(tokens, 0, None), dtype=torch.long)
+        g = self._graph(item)
         with torch.no_grad():
-            coords = self.model.decode(t, g.residue_idx, g.chain_idx, g.chain_break, torch.as_tensor(tokens >= 0))
+            coords = self.model.decode(
+                torch.as_tensor(tokens, dtype=torch.long), g.residue_idx, g.chain_idx, g.chain_break
+            )
         return np.asarray(coords.detach().cpu().numpy(), dtype=np.float32).reshape(len(item), 4, 3)
 
     def code_vectors(self) -> np.ndarray:

@@ -169,7 +169,12 @@ def read_scop(path: str | Path) -> dict[str, tuple[int, int]]:
             ambiguous += 1
             continue
         out[str(cid)] = next(iter(pairs))
-    log.info("%s: %d chains with one fold/superfamily, %d multi-superfamily chains left out", path, len(out), ambiguous)
+    log.info(
+        "%s: %d chains with one fold/superfamily, %d multi-superfamily chains left out",
+        path,
+        len(out),
+        ambiguous,
+    )
     return out
 
 
@@ -224,7 +229,9 @@ def _read_pdb_gz(path: Path):
     return f.get_structure(model=1, extra_fields=["b_factor"], altloc="occupancy")
 
 
-def read_bfactor_chains(paths: Iterable[str | Path], *, min_len: int = 30, max_len: int = 600) -> list[BenchItem]:
+def read_bfactor_chains(
+    paths: Iterable[str | Path], *, min_len: int = 30, max_len: int = 600
+) -> list[BenchItem]:
     """Full-atom chains with CA B-factors, for the flexibility task.
 
     Files are read with biotite (``.pdb`` or ``.pdb.gz``), first model, alternate locations resolved by

@@ -28,7 +28,7 @@ __all__ = ["BenchDataset", "prepare_dataset", "PREP_VERSION"]
 log = logging.getLogger(__name__)
 
 #: Bump when preparation logic changes (invalidates cached data sets).
-PREP_VERSION = 1
+PREP_VERSION = 2
 
 
 @dataclass
@@ -64,14 +64,18 @@ class BenchDataset:
 def _flex_files(flex_dir: Path | None, n: int) -> list[Path]:
     if n <= 0 or flex_dir is None or not Path(flex_dir).is_dir():
         return []
-    files = sorted(p for p in Path(flex_dir).rglob("*") if p.name.endswith((".pdb", ".pdb.gz", ".ent", ".ent.gz")))
+    files = sorted(
+        p for p in Path(flex_dir).rglob("*") if p.name.endswith((".pdb", ".pdb.gz", ".ent", ".ent.gz"))
+    )
     if len(files) > n:
         rng = np.random.default_rng(0)
         files = [files[i] for i in sorted(rng.choice(len(files), n, replace=False))]
     return files
 
 
-def _select_scop(labels: dict[str, tuple[int, int]], store: Promod3Store, suite: SuiteConfig, skipped: dict[str, int]):
+def _select_scop(
+    labels: dict[str, tuple[int, int]], store: Promod3Store, suite: SuiteConfig, skipped: dict[str, int]
+):
     by_fold: dict[int, list[str]] = defaultdict(list)
     for cid in sorted(labels):
         if cid not in store:
@@ -193,7 +197,10 @@ def _restore(arrays: dict[str, np.ndarray], meta: dict, key: str) -> BenchDatase
             if not np.isnan(v).all():
                 ann[name] = v
         items[cid] = BenchItem(cid, chain, ann)
-    binding = {c: arrays["binding"][int(offs[ids.index(c)]) : int(offs[ids.index(c) + 1])] for c in meta["binding_ids"]}
+    binding = {
+        c: arrays["binding"][int(offs[ids.index(c)]) : int(offs[ids.index(c) + 1])]
+        for c in meta["binding_ids"]
+    }
     return BenchDataset(
         items=items,
         scop={c: (int(v[0]), int(v[1])) for c, v in meta["scop"].items()},
@@ -231,7 +238,10 @@ def prepare_dataset(
     if suite.n_flex_files and not flex:
         log.warning("no full-atom files under %s: the flexibility task is skipped", flex_dir)
     key = hash_parts(
-        PREP_VERSION, suite.data_params(), [file_hash(p) for p in inputs], [(p.name, file_hash(p)) for p in flex]
+        PREP_VERSION,
+        suite.data_params(),
+        [file_hash(p) for p in inputs],
+        [(p.name, file_hash(p)) for p in flex],
     )
     arrays, meta = cache.get_or_compute("dataset", key, lambda: _build(suite, data_dir, flex))
     return _restore(arrays, meta, key)

@@ -99,7 +99,14 @@ class ProbeModel(nn.Module):
     """
 
     def __init__(
-        self, vectors: np.ndarray, out_dim: int, *, max_len: int, hidden: int = 512, dropout: float = 0.1, per_protein: bool = False
+        self,
+        vectors: np.ndarray,
+        out_dim: int,
+        *,
+        max_len: int,
+        hidden: int = 512,
+        dropout: float = 0.1,
+        per_protein: bool = False,
     ) -> None:
         super().__init__()
         v = torch.as_tensor(np.asarray(vectors, np.float32))
@@ -110,7 +117,9 @@ class ProbeModel(nn.Module):
         nn.init.normal_(self.pos.weight, std=0.02)
         self.norm = nn.LayerNorm(d)
         self.drop = nn.Dropout(dropout)
-        self.head = nn.Sequential(nn.Linear(d, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, out_dim))
+        self.head = nn.Sequential(
+            nn.Linear(d, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, out_dim)
+        )
         self.per_protein = per_protein
 
     def forward(self, tokens: Tensor, mask: Tensor) -> Tensor:
@@ -217,7 +226,9 @@ def train_probe(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny matrices: one thread is faster, and leaves cores to other work
     try:
-        return _train(vectors, train, valid, kind=kind, out_dim=out_dim, score=score, lr=lr, seed=seed, cfg=cfg)
+        return _train(
+            vectors, train, valid, kind=kind, out_dim=out_dim, score=score, lr=lr, seed=seed, cfg=cfg
+        )
     finally:
         torch.set_num_threads(threads)
 
@@ -237,7 +248,12 @@ def _train(
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = ProbeModel(
-        vectors, out_dim, max_len=cfg.max_len, hidden=cfg.hidden, dropout=cfg.dropout, per_protein=kind == "protein"
+        vectors,
+        out_dim,
+        max_len=cfg.max_len,
+        hidden=cfg.hidden,
+        dropout=cfg.dropout,
+        per_protein=kind == "protein",
     )
     opt = _optimizer(model, lr, cfg)
     warmup = min(cfg.warmup, max(1, cfg.steps // 10))

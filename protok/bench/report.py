@@ -88,9 +88,11 @@ def write_report(df: pd.DataFrame, path: str | Path, *, header: str = "", notes:
     for t in toks:
         lines.append(f"| {t} | " + " | ".join(cells[t]) + " |")
     lines.append("")
-    lines.append("Bold: best per column (lower is better for code cosine, Δtok under noise/rigid motion and RMSD; "
-                 "higher for Δtok under mirror, since a chiral tokenizer should tell mirror images apart). "
-                 "Italics: oracle (the DSSP tokenizer is the secondary-structure label). – : not applicable.")
+    lines.append(
+        "Bold: best per column (lower is better for code cosine, Δtok under noise/rigid motion and RMSD; "
+        "higher for Δtok under mirror, since a chiral tokenizer should tell mirror images apart). "
+        "Italics: oracle (the DSSP tokenizer is the secondary-structure label). – : not applicable."
+    )
     lines.extend(notes)
     text = "\n".join(lines) + "\n"
     Path(path).write_text(text)

@@ -38,27 +38,42 @@ __all__ = ["run_bench", "tokenize_dataset"]
 log = logging.getLogger(__name__)
 
 
-def tokenize_dataset(adapter: TokenizerAdapter, ds: BenchDataset, cache: ArrayCache) -> dict[str, np.ndarray]:
+def tokenize_dataset(
+    adapter: TokenizerAdapter, ds: BenchDataset, cache: ArrayCache, *, batch_size: int = 16
+) -> dict[str, np.ndarray]:
     """Tokens of every chain of ``ds`` (computed once, cached by adapter fingerprint and data-set key).
+
+    Adapters with an ``encode_batch(items) -> list of ndarray`` method are called ``batch_size`` chains at a
+    time.
 
     Chains the adapter cannot encode (:class:`TokenizerNotApplicableError`) are absent from the result.
     """
     ids = sorted(ds.items)
 
+    def one(cid: str) -> np.ndarray | None:
+        try:
+            t = np.asarray(adapter.encode(ds.items[cid]), np.int64)
+        except TokenizerNotApplicableError as exc:
+            log.debug("%s", exc)
+            return None
+        if t.shape != (len(ds.items[cid]),):
+            raise TokenizerNotApplicableError(f"{cid}: {adapter.name} returned shape {t.shape}")
+        return t
+
     def compute():
-        toks, ok = [], []
-        for cid in ids:
-            try:
-                t = np.asarray(adapter.encode(ds.items[cid]), np.int64)
-                if t.shape != (len(ds.items[cid]),):
-                    raise TokenizerNotApplicableError(f"{cid}: {adapter.name} returned shape {t.shape}")
-                toks.append(t)
-                ok.append(True)
-            except TokenizerNotApplicableError as exc:
-                log.debug("%s", exc)
-                toks.append(np.full(len(ds.items[cid]), -1, np.int64))
-                ok.append(False)
-        return {"tokens": np.concatenate(toks), "ok": np.array(ok)}, {"ids": ids}
+        got: list[np.ndarray | None] = []
+        batched = getattr(adapter, "encode_batch", None)
+        for s in range(0, len(ids), batch_size):
+            chunk = ids[s : s + batch_size]
+            if batched is not None:
+                try:
+                    got.extend(batched([ds.items[c] for c in chunk]))
+                    continue
+                except TokenizerNotApplicableError:
+                    pass  # fall back to one chain at a time to find the culprit
+            got.extend(one(c) for c in chunk)
+        toks = [t if t is not None else np.full(len(ds.items[c]), -1, np.int64) for c, t in zip(ids, got)]
+        return {"tokens": np.concatenate(toks), "ok": np.array([t is not None for t in got])}, {"ids": ids}
 
     arrays, _ = cache.get_or_compute("tokens", hash_parts(adapter.fingerprint(), ds.key), compute)
     offs = np.concatenate([[0], np.cumsum([len(ds.items[c]) for c in ids])])
@@ -126,7 +141,9 @@ def run_bench(
             items = [ds.items[c] for c in robust_ids]
             key = hash_parts(ad.fingerprint(), ds.key, robust_ids, suite.noise_levels)
             pert, _ = cache.get_or_compute(
-                "robust", key, lambda ad=ad, items=items: (robustness_tokens(ad, items, suite.noise_levels), {})
+                "robust",
+                key,
+                lambda ad=ad, items=items: (robustness_tokens(ad, items, suite.noise_levels), {}),
             )
             ref = np.concatenate([tokens[c] for c in robust_ids])
             results += robustness(ref, pert, tokenizer=name, n_chains=len(items))
@@ -137,7 +154,12 @@ def run_bench(
             timings["reconstruction"] = time.perf_counter() - t
         t = time.perf_counter()
         results += effectiveness(
-            ds, tokens, np.asarray(ad.probe_vectors(), np.float32), suite.probe, tokenizer=name, ligands=suite.ligands
+            ds,
+            tokens,
+            np.asarray(ad.probe_vectors(), np.float32),
+            suite.probe,
+            tokenizer=name,
+            ligands=suite.ligands,
         )
         timings["effectiveness"] = time.perf_counter() - t
         results += [Result(name, "runtime", k_, "seconds", v) for k_, v in timings.items()]
@@ -154,11 +176,20 @@ def run_bench(
         f"Left out while preparing: {ds.skipped}.",
         f"Total runtime {time.perf_counter() - t0:.0f} s.",
     ]
-    write_report(df[df.task != "runtime"], out_dir / "report.md", header=f"# protok bench — suite `{suite.name}`\n", notes=notes)
+    write_report(
+        df[df.task != "runtime"],
+        out_dir / "report.md",
+        header=f"# protok bench — suite `{suite.name}`\n",
+        notes=notes,
+    )
     write_plots(out_dir, df, usage, cos, sens)
     (out_dir / "run.json").write_text(
         json.dumps(
-            {"suite": asdict(suite), "tokenizers": [{"name": a.name, "fingerprint": a.fingerprint()} for a in adapters], "dataset_key": ds.key},
+            {
+                "suite": asdict(suite),
+                "tokenizers": [{"name": a.name, "fingerprint": a.fingerprint()} for a in adapters],
+                "dataset_key": ds.key,
+            },
             indent=2,
             default=str,
         )

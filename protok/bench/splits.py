@@ -35,7 +35,11 @@ class Split:
                 seen[i] = part
 
     def to_dict(self) -> dict[str, list[str]]:
-        return {"train": list(self.train), "valid": list(self.valid), **{k: list(v) for k, v in self.tests.items()}}
+        return {
+            "train": list(self.train),
+            "valid": list(self.valid),
+            **{k: list(v) for k, v in self.tests.items()},
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Sequence[str]]) -> Split:
@@ -59,8 +63,9 @@ def scop_split(
     seed : int
         StructTokenBench uses 42.
     fold_holdout : float
-        Share of each fold's superfamilies held out (folds with at least 2 superfamilies; at least one
-        superfamily always stays in training).
+        Share of each fold's superfamilies held out (folds with at least 2 superfamilies, at most all but
+        one). A SCOP2 superfamily listed under several folds is held out from all of them, so a few folds
+        can end up with no training chain (per-protein fold classification drops such test chains).
     superfamily_holdout : float
         Share of each remaining superfamily's chains held out (superfamilies with at least 3 chains).
     valid_share : float
@@ -76,17 +81,21 @@ def scop_split(
     for cid in sorted(labels):
         f, s = labels[cid]
         by_fold[f][s].append(cid)
-    fold_test: list[str] = []
-    rest: dict[int, list[str]] = {}
+    held_out: set[int] = set()
     for f in sorted(by_fold):
         sfs = sorted(by_fold[f])
         n_out = min(int(round(fold_holdout * len(sfs))), len(sfs) - 1) if len(sfs) >= 2 else 0
-        out = set(rng.choice(sfs, size=n_out, replace=False).tolist()) if n_out else set()
-        for s in sfs:
-            if s in out:
-                fold_test.extend(by_fold[f][s])
-            else:
-                rest[s] = by_fold[f][s]
+        if n_out:
+            held_out.update(int(x) for x in rng.choice(sfs, size=n_out, replace=False))
+    # a SCOP2 superfamily can sit under several folds: hold it out everywhere
+    fold_test: list[str] = []
+    rest: dict[int, list[str]] = defaultdict(list)
+    for cid in sorted(labels):
+        s = labels[cid][1]
+        if s in held_out:
+            fold_test.append(cid)
+        else:
+            rest[s].append(cid)
     sf_test: list[str] = []
     remaining: list[str] = []
     for s in sorted(rest):

@@ -59,7 +59,16 @@ class SuiteConfig:
         """The parameters that decide the prepared data set (the cache key part)."""
         return {
             k: getattr(self, k)
-            for k in ("n_scop", "n_binding", "n_flex_files", "max_per_fold", "min_len", "max_len", "ligands", "seed")
+            for k in (
+                "n_scop",
+                "n_binding",
+                "n_flex_files",
+                "max_per_fold",
+                "min_len",
+                "max_len",
+                "ligands",
+                "seed",
+            )
         }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Literal
 
 import click
 
@@ -25,14 +26,16 @@ def inspect_cmd(path: str, chains: str | None, model: str, as_json: bool) -> Non
     from protok.structures.summary import complex_summary, format_summary
 
     if model == "all":
-        model_arg: int | str = "all"
+        model_arg: int | Literal["all"] = "all"
     else:
         try:
             model_arg = int(model)
         except ValueError:
-            raise click.BadParameter(f"expected a number or 'all', got {model!r}", param_hint="--model") from None
+            raise click.BadParameter(
+                f"expected a number or 'all', got {model!r}", param_hint="--model"
+            ) from None
     try:
-        result = read_structure(path, chains=chains, model=model_arg)  # type: ignore[call-overload]
+        result = read_structure(path, chains=chains, model=model_arg)
     except ProtokError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None

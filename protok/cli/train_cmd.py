@@ -23,8 +23,8 @@ __all__ = ["train_cmd"]
 def train_cmd(config: str, resume: bool, overrides: tuple[str, ...], verbose: bool) -> None:
     """Train a tokenizer from a TOML/YAML CONFIG; prints the final checkpoint folder.
 
-    Runs on one device, or on several under torchrun (torchrun --nproc-per-node N -m protok.cli.main
-    train CONFIG). Only rank 0 logs and writes.
+    Runs on one device, or on several under torchrun (torchrun --nproc-per-node N -m protok.training
+    CONFIG). Only rank 0 logs and writes.
     """
     from protok.errors import ProtokError
     from protok.training import train

@@ -39,6 +39,7 @@ __all__ = [
     "gram_schmidt",
     "relative_position_buckets",
     "segment_ids",
+    "sinusoidal_features",
 ]
 
 #: Ideal N, CA, C positions (Å) in the residue frame (x along CA->C, N in the xy-plane; AlphaFold2's
@@ -71,6 +72,10 @@ class DecoderConfig:
     dropout : float
     rel_pos_clip : int
         Residue-index differences are clipped to ``[-rel_pos_clip, rel_pos_clip]``.
+    pos_features : int
+        Sinusoidal features of the residue index added to the input (even; 0 = none). Without them,
+        residues with equal codes (a long helix) would get equal outputs: attention biases alone cannot
+        break that symmetry. Sinusoids extrapolate, so they impose no length limit.
     n_refine : int
         IPA-lite frame refinement iterations after the trunk (0 = none).
     trans_scale : float
@@ -92,6 +97,7 @@ class DecoderConfig:
     ffn_mult: int = 4
     dropout: float = 0.0
     rel_pos_clip: int = 32
+    pos_features: int = 64
     n_refine: int = 2
     trans_scale: float = 10.0
     pair_dim: int = 32
@@ -172,6 +178,16 @@ def relative_position_buckets(
     same_seg = seg[:, :, None] == seg[:, None, :]
     out = torch.where(same_seg, diff, torch.full_like(diff, 2 * clip + 1))
     return torch.where(same_chain, out, torch.full_like(diff, 2 * clip + 2))
+
+
+def sinusoidal_features(positions: Tensor, n_features: int, max_period: float = 10000.0) -> Tensor:
+    """sin/cos features of integer positions, shape (..., n_features) (``n_features`` even)."""
+    half = n_features // 2
+    freqs = torch.exp(
+        -torch.log(torch.tensor(max_period)) * torch.arange(half, device=positions.device, dtype=torch.float32) / half
+    )
+    ang = positions.to(torch.float32)[..., None] * freqs
+    return torch.cat([torch.sin(ang), torch.cos(ang)], dim=-1)
 
 
 def gram_schmidt(v1: Tensor, v2: Tensor, eps: float = 1e-8) -> Tensor:
@@ -280,11 +296,14 @@ class Decoder(nn.Module):
 
     def __init__(self, config: DecoderConfig) -> None:
         super().__init__()
+        if config.pos_features % 2:
+            raise ValueError(f"pos_features must be even, got {config.pos_features}")
         if config.d_model % config.n_heads:
             raise ValueError(f"d_model {config.d_model} not divisible by n_heads {config.n_heads}")
         self.config = config
         c = config
         self.input_proj = nn.Linear(c.input_dim, c.d_model)
+        self.pos_proj = nn.Linear(c.pos_features, c.d_model) if c.pos_features > 0 else None
         self.rel_bias = nn.Embedding(c.n_rel_buckets, c.n_heads * (c.n_layers + c.n_refine))
         nn.init.zeros_(self.rel_bias.weight)
         self.blocks = nn.ModuleList(_Block(c.d_model, c.n_heads, c.ffn_mult, c.dropout) for _ in range(c.n_layers))
@@ -354,6 +373,8 @@ class Decoder(nn.Module):
         biases = (bias_all.to(codes.dtype) + key_pad).split(c.n_heads, dim=1)
 
         h = self.input_proj(codes)
+        if self.pos_proj is not None:
+            h = h + self.pos_proj(sinusoidal_features(residue_idx, c.pos_features).to(h.dtype))
         for i, block in enumerate(self.blocks):
             h = block(h, biases[i])
         h = self.norm(h)

@@ -130,10 +130,14 @@ class Quantizer(nn.Module):
 
     @torch.no_grad()
     def nearest(self, z: Tensor, codebook: Tensor | None = None) -> Tensor:
-        """Index of the nearest code (squared L2) for each row of ``z`` (N, D), computed in float32."""
+        """Index of the nearest code (squared L2) for each row of ``z`` (N, D), computed in float32.
+
+        ``argmin_k |z - c_k|^2 = argmin_k (|c_k|^2 - 2 z.c_k)``: the row constant ``|z|^2`` is dropped and
+        the rest is one fused ``addmm``.
+        """
         cb = (self.codebook() if codebook is None else codebook).detach().float()
         z = z.detach().float()
-        d = z.pow(2).sum(-1, keepdim=True) - 2 * z @ cb.t() + cb.pow(2).sum(-1)[None]
+        d = torch.addmm(cb.pow(2).sum(-1)[None], z, cb.t(), alpha=-2.0)
         return d.argmin(dim=-1)
 
     def extra_repr(self) -> str:

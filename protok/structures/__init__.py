@@ -16,6 +16,7 @@ from protok.structures.chain import (
 from protok.structures.convert import atoms_to_complex
 from protok.structures.promod3 import Promod3Chains
 from protok.structures.read import read_chain, read_structure
+from protok.structures.summary import complex_summary, format_summary
 from protok.structures.write import to_atom_array, write_structure
 
 __all__ = [
@@ -26,7 +27,9 @@ __all__ = [
     "ProteinComplex",
     "SkippedChain",
     "atoms_to_complex",
+    "complex_summary",
     "detect_chain_breaks",
+    "format_summary",
     "read_chain",
     "read_structure",
     "to_atom_array",

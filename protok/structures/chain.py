@@ -11,7 +11,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["BACKBONE_ATOMS", "PEPTIDE_BOND_MAX", "ProteinChain", "ProteinComplex", "SkippedChain", "detect_chain_breaks"]
+__all__ = [
+    "BACKBONE_ATOMS",
+    "PEPTIDE_BOND_MAX",
+    "ProteinChain",
+    "ProteinComplex",
+    "SkippedChain",
+    "detect_chain_breaks",
+]
 
 #: Backbone atom order of ``ProteinChain.coords`` along axis 1.
 BACKBONE_ATOMS: tuple[str, str, str, str] = ("N", "CA", "C", "O")
@@ -61,12 +68,12 @@ class ProteinChain:
     sequence: str
     auth_chain_id: str = "A"
     label_chain_id: str = "A"
-    res_ids: np.ndarray | None = None
-    ins_codes: np.ndarray | None = None
-    b_factors: np.ndarray | None = None
-    is_modified: np.ndarray | None = None
-    chain_breaks: np.ndarray | None = None
-    res_names: np.ndarray | None = None
+    res_ids: np.ndarray = None  # type: ignore[assignment]  # None -> default, filled in __post_init__
+    ins_codes: np.ndarray = None  # type: ignore[assignment]  # None -> default, filled in __post_init__
+    b_factors: np.ndarray = None  # type: ignore[assignment]  # None -> default, filled in __post_init__
+    is_modified: np.ndarray = None  # type: ignore[assignment]  # None -> default, filled in __post_init__
+    chain_breaks: np.ndarray = None  # type: ignore[assignment]  # None -> default, filled in __post_init__
+    res_names: np.ndarray = None  # type: ignore[assignment]  # None -> default, filled in __post_init__
     source: str = "<memory>"
     model: int = 1
 
@@ -117,7 +124,7 @@ class ProteinChain:
     @property
     def backbone_complete(self) -> np.ndarray:
         """shape=(L,), bool: N, CA and C all present (a residue frame can be built)."""
-        return self.atom_mask[:, :3].all(axis=1)
+        return np.asarray(self.atom_mask[:, :3].all(axis=1))
 
     @property
     def id(self) -> str:
@@ -241,7 +248,9 @@ class ProteinComplex:
 PEPTIDE_BOND_MAX: float = 2.0
 
 
-def detect_chain_breaks(coords: np.ndarray, mask: np.ndarray, max_dist: float = PEPTIDE_BOND_MAX) -> np.ndarray:
+def detect_chain_breaks(
+    coords: np.ndarray, mask: np.ndarray, max_dist: float = PEPTIDE_BOND_MAX
+) -> np.ndarray:
     """Per-residue break flags from geometry.
 
     Parameters

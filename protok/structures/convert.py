@@ -7,8 +7,9 @@ Policies (each tested on a real file in ``structures/``):
 * **modified residues** (``MSE``, ``SEP``, ...): residue classes and parent one-letter codes come from the
   CCD (:mod:`protok.structures.residues`); ``is_modified`` is True for every non-canonical amino acid and for
   canonical ones written as ``HETATM``.
-* **waters** are counted (``ProteinComplex.waters``); **ligands** (all other non-polymer atoms, and
-  non-amino-acid residues inside protein chains) go to ``ProteinComplex.ligands``.
+* **waters** are counted (``ProteinComplex.waters``); **ligands** (every residue that is neither an amino
+  acid, a nucleotide nor water, including caps such as NH2) go to ``ProteinComplex.ligands``, for the whole
+  model even when ``chains`` selects a subset (binding sites may involve several chains).
 * **nucleic-acid chains** are skipped and reported in ``ProteinComplex.skipped``.
 * **residues missing backbone atoms** are kept, with ``atom_mask`` False and NaN coordinates; residues are
   never dropped. Chain breaks come from the C(i-1)-N(i) distance (:func:`detect_chain_breaks`).
@@ -147,13 +148,17 @@ def atoms_to_complex(
     chain_amino = {c: False for c in chain_order}
     for c in np.unique(res_chain[amino]):
         chain_amino[str(c)] = True
-    chain_nuc = {str(c): int(n) for c, n in zip(*np.unique(res_chain[nucleotide], return_counts=True), strict=True)}
+    chain_nuc = {
+        str(c): int(n) for c, n in zip(*np.unique(res_chain[nucleotide], return_counts=True), strict=True)
+    }
     for c in chain_order:
         c = str(c)
         if chain_amino[c]:
             protein_ids.append(c)
             if c in chain_nuc:
-                extra_nuc.append(SkippedChain(c, f"{chain_nuc[c]} nucleotide residue(s) inside a protein chain"))
+                extra_nuc.append(
+                    SkippedChain(c, f"{chain_nuc[c]} nucleotide residue(s) inside a protein chain")
+                )
         elif c in chain_nuc:
             skipped.append(SkippedChain(c, f"nucleic acid ({chain_nuc[c]} residues)"))
 
@@ -162,7 +167,9 @@ def atoms_to_complex(
         for c in wanted:
             if c not in protein_ids:
                 if c in chain_nuc:
-                    raise ChainNotFoundError(source, f"chain {c!r} is a nucleic-acid chain, not a protein chain")
+                    raise ChainNotFoundError(
+                        source, f"chain {c!r} is a nucleic-acid chain, not a protein chain"
+                    )
                 have = ", ".join(protein_ids) or "none"
                 raise ChainNotFoundError(source, f"no protein chain {c!r} (protein chains: {have})")
         selected = list(dict.fromkeys(wanted))

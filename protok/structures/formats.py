@@ -29,7 +29,15 @@ from protok.errors import (
     UnknownFormatError,
 )
 
-__all__ = ["Format", "RawStructure", "detect_format", "load_atoms", "model_count", "read_source", "select_model"]
+__all__ = [
+    "Format",
+    "RawStructure",
+    "detect_format",
+    "load_atoms",
+    "model_count",
+    "read_source",
+    "select_model",
+]
 
 Format = Literal["pdb", "cif", "bcif"]
 
@@ -113,12 +121,8 @@ def detect_format(data: bytes, name: str = "<bytes>") -> Format:
     # BinaryCIF is a MessagePack map: fixmap 0x80-0x8f, map16 0xde, map32 0xdf
     if 0x80 <= first <= 0x8F or first in (0xDE, 0xDF):
         return "bcif"
-    head = data[:4096]
-    try:
-        text = head.decode("ascii")
-    except UnicodeDecodeError:
-        text = None
-    if text is None or "\x00" in text:
+    text = data[:4096].decode("latin-1")  # never fails; header text may hold non-ASCII author names
+    if "\x00" in text:
         raise UnknownFormatError(name, "binary content that is neither gzip nor BinaryCIF (MessagePack)")
     stripped = "\n".join(ln for ln in text.splitlines() if not ln.startswith("#")).lstrip()
     if stripped.startswith("data_"):
@@ -189,7 +193,9 @@ def _open(raw: RawStructure) -> Any:
     except (EmptyStructureError, CorruptStructureError):
         raise
     except Exception as exc:  # noqa: BLE001 - any parser failure becomes a named protok error
-        raise CorruptStructureError(raw.name, f"not a valid {_FMT_NAMES[raw.fmt]} file ({_short(exc)})") from None
+        raise CorruptStructureError(
+            raw.name, f"not a valid {_FMT_NAMES[raw.fmt]} file ({_short(exc)})"
+        ) from None
 
 
 _FMT_NAMES = {"pdb": "PDB", "cif": "mmCIF", "bcif": "BinaryCIF"}
@@ -216,7 +222,9 @@ def _check_pdb_records(text: str, name: str) -> None:
     line = text[last + 1 : end if end >= 0 else len(text)].rstrip("\r")
     if len(line) < 54:
         line_no = text.count("\n", 0, last + 1) + 1
-        raise CorruptStructureError(name, f"truncated coordinate record at line {line_no} ({len(line)} < 54 columns)")
+        raise CorruptStructureError(
+            name, f"truncated coordinate record at line {line_no} ({len(line)} < 54 columns)"
+        )
 
 
 def _block(cif: Any, raw: RawStructure) -> Any:
@@ -277,9 +285,13 @@ def load_atoms(raw: RawStructure, model: int | Literal["all"] = 1) -> list[tuple
         numbers = list(range(1, n_models + 1))
     else:
         if not isinstance(model, (int, np.integer)) or isinstance(model, bool):
-            raise StructureModelNotFoundError(raw.name, f"model must be a positive int or 'all', got {model!r}")
+            raise StructureModelNotFoundError(
+                raw.name, f"model must be a positive int or 'all', got {model!r}"
+            )
         if not 1 <= model <= n_models:
-            raise StructureModelNotFoundError(raw.name, f"model {model} requested, file has {n_models} model(s)")
+            raise StructureModelNotFoundError(
+                raw.name, f"model {model} requested, file has {n_models} model(s)"
+            )
         numbers = [int(model)]
     wide_chain_ids = raw.fmt == "pdb" and _has_wide_chain_ids(raw.data)
     out = []
@@ -301,7 +313,9 @@ def load_atoms(raw: RawStructure, model: int | Literal["all"] = 1) -> list[tuple
     return out
 
 
-def select_model(atoms: AtomArray | AtomArrayStack, model: int | Literal["all"], name: str) -> list[tuple[int, AtomArray]]:
+def select_model(
+    atoms: AtomArray | AtomArrayStack, model: int | Literal["all"], name: str
+) -> list[tuple[int, AtomArray]]:
     """Models of an in-memory ``AtomArray`` / ``AtomArrayStack`` as ``(model number, AtomArray)`` pairs."""
     if isinstance(atoms, AtomArray):
         if model not in (1, "all"):

@@ -27,6 +27,16 @@ def read_structure(
 ) -> list[ProteinComplex]: ...
 
 
+@overload
+def read_structure(
+    source: Any,
+    *,
+    chains: str | Sequence[str] | None = ...,
+    model: int | Literal["all"],
+    fmt: str | None = ...,
+) -> ProteinComplex | list[ProteinComplex]: ...
+
+
 def read_structure(
     source: Any,
     *,
@@ -61,9 +71,9 @@ def read_structure(
 
     Examples
     --------
-    >>> cx = read_structure("structures/1crn.pdb")          # doctest: +SKIP
-    >>> cx.chain_ids, len(cx.chains[0])                      # doctest: +SKIP
-    (('A',), 46)
+    >>> cx = read_structure("structures/1ubi.pdb")          # doctest: +SKIP
+    >>> cx.chain_ids, len(cx.chains[0]), cx.waters           # doctest: +SKIP
+    (('A',), 76, 81)
     """
     if isinstance(source, (AtomArray, AtomArrayStack)):
         name = "<AtomArray>" if isinstance(source, AtomArray) else "<AtomArrayStack>"

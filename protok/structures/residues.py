@@ -30,7 +30,9 @@ CANONICAL_AMINO_ACIDS: dict[str, str] = {
 }  # fmt: skip
 
 #: Residue names treated as water (excluded from chains, counted in ``ProteinComplex.waters``).
-WATER_NAMES: frozenset[str] = frozenset({"HOH", "WAT", "H2O", "DOD", "D2O", "SOL", "TIP3", "TIP", "TIP4", "SPC"})
+WATER_NAMES: frozenset[str] = frozenset(
+    {"HOH", "WAT", "H2O", "DOD", "D2O", "SOL", "TIP3", "TIP", "TIP4", "SPC"}
+)
 
 _CANONICAL_LETTERS = frozenset(CANONICAL_AMINO_ACIDS.values())
 

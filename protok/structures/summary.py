@@ -38,7 +38,9 @@ def chain_summary(chain: ProteinChain) -> dict[str, Any]:
         "breaks": [_res_label(chain, int(i)) for i in np.nonzero(chain.chain_breaks)[0]],
         "modified": dict(Counter(str(n) for n in chain.res_names[chain.is_modified])),
         "missing_atoms": {
-            _res_label(chain, int(i)): [a for a, m in zip(BACKBONE_ATOMS, chain.atom_mask[i], strict=True) if not m]
+            _res_label(chain, int(i)): [
+                a for a, m in zip(BACKBONE_ATOMS, chain.atom_mask[i], strict=True) if not m
+            ]
             for i in missing_idx
         },
         "mean_ca_b_factor": float(b.mean()) if len(b) else None,
@@ -72,7 +74,9 @@ def format_summary(summary: dict[str, Any]) -> str:
     lines = [f"{summary['source']}  model {summary['model']}  protein chains: {len(summary['chains'])}"]
     for c in summary["chains"]:
         label = "" if c["label_chain_id"] == c["auth_chain_id"] else f" (label {c['label_chain_id']})"
-        lines.append(f"  chain {c['auth_chain_id']}{label}: {c['length']} residues {c['first_res']}..{c['last_res']}")
+        lines.append(
+            f"  chain {c['auth_chain_id']}{label}: {c['length']} residues {c['first_res']}..{c['last_res']}"
+        )
         seq = c["sequence"]
         lines.append(f"    sequence: {seq[:60]}{'...' if len(seq) > 60 else ''}")
         lines.append(f"    breaks: {len(c['breaks'])} ({_short_list(c['breaks'])})")

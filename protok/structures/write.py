@@ -100,22 +100,24 @@ def write_structure(x: ProteinChain | ProteinComplex | AtomArray, path: str | os
     if ext in (".pdb", ".ent"):
         f = pdb.PDBFile()
         f.set_structure(atoms)
-        buf: io.StringIO | io.BytesIO = io.StringIO()
-        f.write(buf)
-        data = buf.getvalue().encode()
+        text = io.StringIO()
+        f.write(text)
+        data = text.getvalue().encode()
     elif ext in (".cif", ".mmcif"):
-        f = pdbx.CIFFile()
-        pdbx.set_structure(f, atoms)
-        buf = io.StringIO()
-        f.write(buf)
-        data = buf.getvalue().encode()
+        cif = pdbx.CIFFile()
+        pdbx.set_structure(cif, atoms)
+        text = io.StringIO()
+        cif.write(text)
+        data = text.getvalue().encode()
     elif ext == ".bcif":
-        f = pdbx.BinaryCIFFile()
-        pdbx.set_structure(f, atoms)
-        buf = io.BytesIO()
-        f.write(buf)
-        data = buf.getvalue()
+        bcif = pdbx.BinaryCIFFile()
+        pdbx.set_structure(bcif, atoms)
+        binary = io.BytesIO()
+        bcif.write(binary)
+        data = binary.getvalue()
     else:
-        raise UnknownFormatError(str(path), "cannot choose a format from the extension (use .pdb, .cif or .bcif)")
+        raise UnknownFormatError(
+            str(path), "cannot choose a format from the extension (use .pdb, .cif or .bcif)"
+        )
     path.write_bytes(gzip.compress(data) if gz else data)
     return path

@@ -90,6 +90,16 @@ def _default_model_factory(model_cfg: Any) -> nn.Module:
     return ProtokModel(model_cfg)
 
 
+def _all_finite(loss: Tensor, gnorm: Tensor, d: DistInfo) -> bool:
+    """True when loss and gradient norm are finite on every rank."""
+    ok = torch.tensor(float(bool(torch.isfinite(loss)) and bool(torch.isfinite(gnorm))), device=d.device)
+    if d.distributed:
+        import torch.distributed as tdist
+
+        tdist.all_reduce(ok, op=tdist.ReduceOp.MIN)
+    return bool(ok.item() > 0)
+
+
 def _to_float(v: Any) -> float:
     if isinstance(v, Tensor):
         return float(v.detach().float().item())
@@ -378,8 +388,8 @@ class Trainer:
             bar = tqdm(total=total, initial=self.step, desc="train", unit="step", dynamic_ncols=True)
         final: Path | None = None
         lr = lr_at(self.step, cfg.optim, total)
-        t_last = time.perf_counter()
-        residues = 0
+        busy, residues, steps_since_log, skipped = 0.0, 0, 0, 0
+        t_iter = time.perf_counter()
         try:
             for batch in loader:
                 epoch = sampler.epoch_of_step(self.step)  # type: ignore[union-attr]
@@ -399,16 +409,27 @@ class Trainer:
                     gnorm = torch.nn.utils.get_total_norm(
                         [p.grad for p in model.parameters() if p.grad is not None]
                     )
-                optimizer.step()
+                if _all_finite(out.loss.detach(), gnorm.detach(), d):
+                    optimizer.step()
+                else:  # every rank skips together; the step still counts (keeps the schedule and data order)
+                    skipped += 1
+                    optimizer.zero_grad(set_to_none=True)
+                    log.warning(
+                        "step %d: non-finite loss or gradient norm; optimizer step skipped", self.step + 1
+                    )
                 self.step += 1
                 self.last_alpha = _alpha(out)
                 residues += int(batch.num_nodes) * d.world_size
+                steps_since_log += 1
+                busy += time.perf_counter() - t_iter
 
                 if self.step % cfg.run.log_every == 0 or self.step == total:
                     row = self._train_row(out, lr, gnorm, epoch, progress)
-                    now = time.perf_counter()
-                    row["residues_per_s"] = residues / max(now - t_last, 1e-9)
-                    t_last, residues = now, 0
+                    # data wait + compute of the steps since the last row (validation / checkpoints excluded)
+                    row["residues_per_s"] = residues / max(busy, 1e-9)
+                    row["s_per_step"] = busy / max(steps_since_log, 1)
+                    row["skipped_steps"] = skipped
+                    busy, residues, steps_since_log = 0.0, 0, 0
                     logger.log(row)
                     if bar is not None:
                         bar.set_postfix(
@@ -434,6 +455,7 @@ class Trainer:
                 stop = cfg.run.stop_at > 0 and self.step == cfg.run.stop_at
                 if self.step % cfg.run.ckpt_every == 0 or self.step == total or is_best or stop:
                     final = self._save(epoch, lr, is_best)
+                t_iter = time.perf_counter()
                 if stop:
                     log.info(
                         "stopping at step %d of %d (run.stop_at); continue with --resume", self.step, total

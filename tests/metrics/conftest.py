@@ -42,3 +42,15 @@ def ubiquitin(structures_dir: Path):
     if not path.is_file():
         pytest.skip(f"{path} not present")
     return read_structure(path).chains[0]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One intra-op thread: on the shared, oversubscribed 2-core machine the many small tensor ops of the
+    TM-score search were several times slower with 2 threads. Restored afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -128,3 +128,16 @@ def test_ema_update_matches_vector_quantize_pytorch(z) -> None:
         torch.testing.assert_close(ours.cluster_size, ref._codebook.cluster_size[0])
         torch.testing.assert_close(ours.embed, ref._codebook.embed[0], rtol=1e-5, atol=1e-5)
         torch.testing.assert_close(0.25 * out.losses["commitment"], loss, rtol=1e-5, atol=1e-6)
+
+
+def test_fsq_matches_vector_quantize_pytorch(z) -> None:
+    vqp = pytest.importorskip("vector_quantize_pytorch")
+    from protok.quantizers import FSQuantizer
+
+    ours = FSQuantizer(levels=[8, 5, 5, 3], dim=z.shape[1]).eval()
+    ref = vqp.FSQ(levels=[8, 5, 5, 3], dim=z.shape[1]).eval()
+    ref.load_state_dict({k: v for k, v in ours.state_dict().items() if k.startswith("project")}, strict=True)
+    out = ours(z)
+    quantized, indices = ref(z[None])
+    assert torch.equal(out.indices, indices[0])
+    torch.testing.assert_close(out.quantized, quantized[0], rtol=1e-5, atol=1e-5)

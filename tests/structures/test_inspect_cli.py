@@ -32,7 +32,9 @@ def test_inspect_options_and_json(structures_dir: Path) -> None:
     assert result.exit_code == 0
     data = json.loads(result.output)
     assert [d["model"] for d in data] == [1, 2, 3]
-    result = CliRunner().invoke(cli, ["inspect", str(structures_dir / "3o21.pdb.gz"), "--chains", "B,D", "--json"])
+    result = CliRunner().invoke(
+        cli, ["inspect", str(structures_dir / "3o21.pdb.gz"), "--chains", "B,D", "--json"]
+    )
     assert [c["auth_chain_id"] for c in json.loads(result.output)["chains"]] == ["B", "D"]
 
 

@@ -28,7 +28,9 @@ def _head(path: Path, key: str, rows: int) -> np.ndarray:
     the loader, and without decompressing the whole 140 MB)."""
     with zipfile.ZipFile(path) as z, z.open(f"{key}.npy") as f:
         major, _ = np.lib.format.read_magic(f)
-        read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+        read_header = (
+            np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+        )
         shape, fortran, dtype = read_header(f)
         assert not fortran
         inner = int(np.prod(shape[1:]))

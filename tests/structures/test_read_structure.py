@@ -89,7 +89,9 @@ def test_known_coordinate_and_bfactor_1ubi(structures_dir: Path) -> None:
 def test_every_backbone_coordinate_matches_file_text(structures_dir: Path) -> None:
     path = structures_dir / "3o21.pdb.gz"
     cx = read_structure(path)
-    lines = [ln for ln in _coord_lines(path) if ln[12:16].strip() in ("N", "CA", "C", "O") and ln[17:20] != "HOH"]
+    lines = [
+        ln for ln in _coord_lines(path) if ln[12:16].strip() in ("N", "CA", "C", "O") and ln[17:20] != "HOH"
+    ]
     by_key = {(ln[21], int(ln[22:26]), ln[26].strip(), ln[12:16].strip()): _xyz(ln) for ln in lines}
     checked = 0
     for chain in cx.chains:
@@ -256,7 +258,9 @@ def test_chain_selection_by_author_id(structures_dir: Path) -> None:
     assert read_structure(path, chains="D,A").chain_ids == ("D", "A")
     assert read_structure(path, chains=["B"]).chain_ids == ("B",)
     assert read_chain(path, "B").auth_chain_id == "B"
-    with pytest.raises(errors.ChainNotFoundError, match=r"no protein chain 'Z' \(protein chains: A, B, C, D\)"):
+    with pytest.raises(
+        errors.ChainNotFoundError, match=r"no protein chain 'Z' \(protein chains: A, B, C, D\)"
+    ):
         read_structure(path, chains="Z")
     with pytest.raises(errors.ChainNotFoundError, match="4 protein chains"):
         read_chain(path)
@@ -362,3 +366,10 @@ def test_complex_is_frozen(structures_dir: Path) -> None:
     assert isinstance(cx, ProteinComplex)
     with pytest.raises(ValueError):
         cx.chains[0].coords[0, 0, 0] = 1.0
+
+
+def test_non_ascii_header_text_is_fine(structures_dir: Path) -> None:
+    data = (structures_dir / "1ubi.pdb").read_bytes()
+    for header in ("AUTHOR    J. MÜLLER, É. DUPONT\n".encode(), "AUTHOR    J. M\xdcLLER\n".encode("latin-1")):
+        cx = read_structure(header + data)
+        assert len(cx.chains[0]) == 76

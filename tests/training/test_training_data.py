@@ -39,8 +39,10 @@ def test_batch_order_is_a_pure_function_of_seed_and_step() -> None:
 def test_ranks_split_each_global_batch() -> None:
     idx = np.arange(40)
     single = StepBatchSampler(idx, batch_size=4, seed=0, start_step=0, total_steps=5)
-    ranks = [StepBatchSampler(idx, batch_size=2, seed=0, start_step=0, total_steps=5, rank=r, world_size=2)
-             for r in range(2)]
+    ranks = [
+        StepBatchSampler(idx, batch_size=2, seed=0, start_step=0, total_steps=5, rank=r, world_size=2)
+        for r in range(2)
+    ]
     for step in range(5):
         merged = ranks[0].keys_for_step(step) + ranks[1].keys_for_step(step)
         assert merged == single.keys_for_step(step)

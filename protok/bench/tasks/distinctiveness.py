@@ -31,6 +31,8 @@ def distinctiveness(codes: np.ndarray, usage: np.ndarray, *, tokenizer: str) -> 
     m, s = weighted_mean_std(cos, w)
     n = len(cos)
     return [
-        Result(tokenizer, "distinctiveness", "codebook", "cosine_mean", float(cos.mean()), float(cos.std()), n),
+        Result(
+            tokenizer, "distinctiveness", "codebook", "cosine_mean", float(cos.mean()), float(cos.std()), n
+        ),
         Result(tokenizer, "distinctiveness", "codebook", "cosine_usage_weighted", m, s, n),
     ]

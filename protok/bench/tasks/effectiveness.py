@@ -68,7 +68,12 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return e / e.sum(-1, keepdims=True)
 
 
-def _parts(ds: BenchDataset, family: str, tokens: Mapping[str, np.ndarray], target: Callable[[str], np.ndarray | None]):
+def _parts(
+    ds: BenchDataset,
+    family: str,
+    tokens: Mapping[str, np.ndarray],
+    target: Callable[[str], np.ndarray | None],
+):
     split = ds.splits[family]
     out = {}
     for part, ids in [("train", split.train), ("valid", split.valid), *split.tests.items()]:
@@ -83,7 +88,9 @@ def _parts(ds: BenchDataset, family: str, tokens: Mapping[str, np.ndarray], targ
     return out
 
 
-def build_probe_task(name: str, ds: BenchDataset, tokens: Mapping[str, np.ndarray], ligands: tuple[str, ...]) -> ProbeTask | None:
+def build_probe_task(
+    name: str, ds: BenchDataset, tokens: Mapping[str, np.ndarray], ligands: tuple[str, ...]
+) -> ProbeTask | None:
     """The :class:`ProbeTask` for ``name`` on ``ds`` (None if the data set has no data for it)."""
     if name == "binding":
         if "binding" not in ds.splits:
@@ -101,7 +108,9 @@ def build_probe_task(name: str, ds: BenchDataset, tokens: Mapping[str, np.ndarra
             res["auroc_pooled"] = auroc(y[k], _sigmoid(p)[k])
             return res
 
-        return ProbeTask(name, "binary", len(ligands), parts, lambda o, d: bind_scores(o, d)["auroc_pooled"], bind_scores)
+        return ProbeTask(
+            name, "binary", len(ligands), parts, lambda o, d: bind_scores(o, d)["auroc_pooled"], bind_scores
+        )
     if name == "ss":
         lut = {s: i for i, s in enumerate(_SS8)}
 
@@ -117,9 +126,14 @@ def build_probe_task(name: str, ds: BenchDataset, tokens: Mapping[str, np.ndarra
             ok = y >= 0
             y, p = y[ok], p[ok]
             p3 = np.stack([_softmax(p)[:, _SS3_OF_8 == j].sum(1) for j in range(3)], 1)
-            return {"ss8_macro_f1": macro_f1(y, p.argmax(1), 8), "ss3_macro_f1": macro_f1(_SS3_OF_8[y], p3.argmax(1), 3)}
+            return {
+                "ss8_macro_f1": macro_f1(y, p.argmax(1), 8),
+                "ss3_macro_f1": macro_f1(_SS3_OF_8[y], p3.argmax(1), 3),
+            }
 
-        return ProbeTask(name, "multiclass", 8, parts, lambda o, d: ss_scores(o, d)["ss8_macro_f1"], ss_scores)
+        return ProbeTask(
+            name, "multiclass", 8, parts, lambda o, d: ss_scores(o, d)["ss8_macro_f1"], ss_scores
+        )
     if name == "rsa_depth":
         # standardise with training statistics
         def raw(c):
@@ -142,7 +156,14 @@ def build_probe_task(name: str, ds: BenchDataset, tokens: Mapping[str, np.ndarra
                 res[nm] = spearman(y[ok, j], p[ok, j])
             return res
 
-        return ProbeTask(name, "regression", 2, parts, lambda o, d: float(np.nanmean(list(reg_scores(o, d).values()))), reg_scores)
+        return ProbeTask(
+            name,
+            "regression",
+            2,
+            parts,
+            lambda o, d: float(np.nanmean(list(reg_scores(o, d).values()))),
+            reg_scores,
+        )
     if name == "fold":
         split = ds.splits["scop"]
         counts: dict[int, int] = {}
@@ -159,9 +180,14 @@ def build_probe_task(name: str, ds: BenchDataset, tokens: Mapping[str, np.ndarra
         def fold_scores(out, data):
             y = np.asarray(data.targets)
             p = np.stack(out).argmax(1) if out else np.zeros(0, int)
-            return {"macro_f1": macro_f1(y, p), "accuracy": float((y == p).mean()) if len(y) else float("nan")}
+            return {
+                "macro_f1": macro_f1(y, p),
+                "accuracy": float((y == p).mean()) if len(y) else float("nan"),
+            }
 
-        return ProbeTask(name, "protein", len(folds), parts, lambda o, d: fold_scores(o, d)["macro_f1"], fold_scores)
+        return ProbeTask(
+            name, "protein", len(folds), parts, lambda o, d: fold_scores(o, d)["macro_f1"], fold_scores
+        )
     if name == "flexibility":
         if "flex" not in ds.splits:
             return None
@@ -181,7 +207,9 @@ def build_probe_task(name: str, ds: BenchDataset, tokens: Mapping[str, np.ndarra
             ok = ~np.isnan(y)
             return {"bfactor_spearman": spearman(y[ok], p[ok])}
 
-        return ProbeTask(name, "regression", 1, parts, lambda o, d: flex_scores(o, d)["bfactor_spearman"], flex_scores)
+        return ProbeTask(
+            name, "regression", 1, parts, lambda o, d: flex_scores(o, d)["bfactor_spearman"], flex_scores
+        )
     raise ValueError(f"unknown effectiveness task {name!r}")
 
 
@@ -195,7 +223,15 @@ def _run_task(task: ProbeTask, vectors: np.ndarray, cfg: ProbeConfig, tokenizer:
     sweep = {}
     for lr in cfg.lrs:
         model, val = train_probe(
-            vectors, train, valid, kind=task.kind, out_dim=task.out_dim, score=task.select, lr=lr, seed=0, cfg=cfg
+            vectors,
+            train,
+            valid,
+            kind=task.kind,
+            out_dim=task.out_dim,
+            score=task.select,
+            lr=lr,
+            seed=0,
+            cfg=cfg,
         )
         sweep[lr] = (val, model)
     best_lr = max(sweep, key=lambda lr: sweep[lr][0])
@@ -205,14 +241,32 @@ def _run_task(task: ProbeTask, vectors: np.ndarray, cfg: ProbeConfig, tokenizer:
             model = sweep[best_lr][1]
         else:
             model, _ = train_probe(
-                vectors, train, valid, kind=task.kind, out_dim=task.out_dim, score=task.select, lr=best_lr, seed=seed, cfg=cfg
+                vectors,
+                train,
+                valid,
+                kind=task.kind,
+                out_dim=task.out_dim,
+                score=task.select,
+                lr=best_lr,
+                seed=seed,
+                cfg=cfg,
             )
         per_seed.append({name: task.scores(predict(model, data), data) for name, data in tests.items()})
     out = [Result(tokenizer, task.name, "valid", "best_lr", best_lr, float("nan"), len(cfg.lrs))]
     for split_name, data in tests.items():
         for metric in per_seed[0][split_name]:
             vals = np.array([s[split_name][metric] for s in per_seed], np.float64)
-            out.append(Result(tokenizer, task.name, split_name, metric, float(np.nanmean(vals)) if np.isfinite(vals).any() else float("nan"), float(np.nanstd(vals)) if np.isfinite(vals).any() else float("nan"), len(data)))
+            out.append(
+                Result(
+                    tokenizer,
+                    task.name,
+                    split_name,
+                    metric,
+                    float(np.nanmean(vals)) if np.isfinite(vals).any() else float("nan"),
+                    float(np.nanstd(vals)) if np.isfinite(vals).any() else float("nan"),
+                    len(data),
+                )
+            )
     return out
 
 
@@ -243,7 +297,11 @@ def effectiveness(
     """
     results: list[Result] = []
     for name in tasks:
-        task = build_probe_task(name, ds, {c: t for c, t in tokens.items() if available(c)}, ligands) if _has_tokens(name, ds, tokens) else None
+        task = (
+            build_probe_task(name, ds, {c: t for c, t in tokens.items() if available(c)}, ligands)
+            if _has_tokens(name, ds, tokens)
+            else None
+        )
         if task is None:
             log.info("%s/%s: not applicable (no data or no tokens)", tokenizer, name)
             continue

@@ -19,7 +19,9 @@ def efficiency(token_lists: Sequence[np.ndarray], codes: np.ndarray, *, tokenize
     n_res = int((flat >= 0).sum())
     pp_mean, pp_std = per_protein_perplexity(list(token_lists), k)
     return [
-        Result(tokenizer, "efficiency", "all", "utilisation_rate", utilisation_rate(flat, k), float("nan"), n_res),
+        Result(
+            tokenizer, "efficiency", "all", "utilisation_rate", utilisation_rate(flat, k), float("nan"), n_res
+        ),
         Result(tokenizer, "efficiency", "all", "perplexity", perplexity(flat, k), float("nan"), n_res),
         Result(tokenizer, "efficiency", "all", "perplexity_per_protein", pp_mean, pp_std, len(token_lists)),
         Result(tokenizer, "efficiency", "all", "muv", marginal_utility(flat, codes), float("nan"), n_res),

@@ -57,7 +57,9 @@ def _metrics(pred: np.ndarray, item: BenchItem) -> dict[str, float]:
     except (ImportError, TypeError, ValueError) as exc:
         log.debug("protok.metrics unavailable or incompatible (%s); using bench fallbacks", exc)
     seq = item.chain.sequence
-    r = tm_align(np.ascontiguousarray(pred[:, 1], np.float64), np.ascontiguousarray(ref[:, 1], np.float64), seq, seq)
+    r = tm_align(
+        np.ascontiguousarray(pred[:, 1], np.float64), np.ascontiguousarray(ref[:, 1], np.float64), seq, seq
+    )
     return {
         "ca_rmsd": kabsch_rmsd(pred[:, 1], ref[:, 1]),
         "backbone_rmsd": kabsch_rmsd(pred.reshape(-1, 3), ref.reshape(-1, 3)),
@@ -66,7 +68,9 @@ def _metrics(pred: np.ndarray, item: BenchItem) -> dict[str, float]:
     }
 
 
-def reconstruction(adapter, items: Sequence[BenchItem], tokens: dict[str, np.ndarray], *, tokenizer: str) -> list[Result]:
+def reconstruction(
+    adapter, items: Sequence[BenchItem], tokens: dict[str, np.ndarray], *, tokenizer: str
+) -> list[Result]:
     """Decode each item's tokens and compare with the input backbone (mean ± std over chains)."""
     vals: dict[str, list[float]] = {}
     for it in items:

@@ -43,7 +43,9 @@ def robustness_tokens(adapter, items: Sequence[BenchItem], noise_levels: Sequenc
     return {k: np.concatenate(v) for k, v in per.items()}
 
 
-def robustness(reference: np.ndarray, perturbed: dict[str, np.ndarray], *, tokenizer: str, n_chains: int) -> list[Result]:
+def robustness(
+    reference: np.ndarray, perturbed: dict[str, np.ndarray], *, tokenizer: str, n_chains: int
+) -> list[Result]:
     """One ``change_share`` row per perturbation (``split`` = perturbation name)."""
     out = []
     for name, toks in perturbed.items():

@@ -47,7 +47,10 @@ def tm_scores(ds: BenchDataset, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
     for i, (a, b) in enumerate(pairs):
         ca, cb = ds.items[a].chain, ds.items[b].chain
         r = tm_align(
-            np.ascontiguousarray(ca.ca, np.float64), np.ascontiguousarray(cb.ca, np.float64), ca.sequence, cb.sequence
+            np.ascontiguousarray(ca.ca, np.float64),
+            np.ascontiguousarray(cb.ca, np.float64),
+            ca.sequence,
+            cb.sequence,
         )
         out[i] = 0.5 * (r.tm_norm_chain1 + r.tm_norm_chain2)
     return out
@@ -79,7 +82,12 @@ def alignment_scores(
 
 
 def sensitivity(
-    tokens: Mapping[str, np.ndarray], codes: np.ndarray, pairs: Sequence[tuple[str, str]], tm: np.ndarray, *, tokenizer: str
+    tokens: Mapping[str, np.ndarray],
+    codes: np.ndarray,
+    pairs: Sequence[tuple[str, str]],
+    tm: np.ndarray,
+    *,
+    tokenizer: str,
 ) -> tuple[list[Result], np.ndarray]:
     """Pearson and Spearman between alignment score and TM-score; also returns the scores (for plots)."""
     scores = alignment_scores(tokens, codes, pairs)

@@ -1,0 +1,78 @@
+"""End-to-end: a tiny subset of the quick suite on real data, twice (the second run only re-scores)."""
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from protok.bench import build_adapter, get_suite, run_bench
+from protok.bench.probe import ProbeConfig
+from protok.bench.results import RESULT_COLUMNS
+
+
+def _tiny():
+    return replace(
+        get_suite("quick"),
+        name="tiny",
+        n_scop=40,
+        n_binding=24,
+        n_flex_files=16,
+        n_pairs=8,
+        n_robust=3,
+        n_recon=2,
+        max_per_fold=6,
+        max_len=250,
+        probe=ProbeConfig(steps=30, lrs=(3e-3, 1e-3), seeds=3, eval_every=10, max_len=250, hidden=64),
+    )
+
+
+def test_run_bench_tiny_then_cached(data_dir, tmp_path, monkeypatch):
+    suite = _tiny()
+    adapters = [build_adapter(n, n) for n in ("aa", "dssp", "3di", "random")]
+    df = run_bench(adapters, suite, tmp_path / "out", data_dir=data_dir, cache_dir=tmp_path / "cache")
+    print(df[df.task == "runtime"].to_string())
+    assert list(pd.read_csv(tmp_path / "out" / "results.csv").columns) == list(RESULT_COLUMNS)
+    for f in ("report.md", "utilisation.png", "robustness.png", "distinctiveness.png", "sensitivity.png", "run.json"):
+        assert (tmp_path / "out" / f).stat().st_size > 0
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert all(f"| {a.name} |" in report for a in adapters) and "**" in report
+    got = set(df.task)
+    assert {"binding", "ss", "rsa_depth", "fold", "sensitivity", "distinctiveness", "efficiency", "robustness"} <= got
+    # probe rows carry seeds' std and test-split sizes; 3 seeds -> finite std
+    ss = df[(df.task == "ss") & (df.metric == "ss8_macro_f1")]
+    assert set(ss.split) == {"fold_test", "superfamily_test"} and np.isfinite(ss["std"]).all()
+    # the DSSP tokenizer *is* the SS label: its probe must beat amino-acid identity by far
+    f1 = ss[ss.split == "fold_test"].set_index("tokenizer")["value"]
+    assert f1["dssp"] > f1["aa"] + 0.2
+    # robustness: 3Di/random unchanged by a rigid motion; DSSP (stored labels) not applicable
+    rob = df[(df.task == "robustness") & (df.split == "rigid")].set_index("tokenizer")["value"]
+    assert rob["3di"] < 0.01 and rob["random"] < 0.01 and "dssp" not in rob.index
+    noise = df[(df.task == "robustness") & (df.split == "noise_0.5")].set_index("tokenizer")["value"]
+    assert noise["3di"] > rob["3di"]
+    # second run: prepared data, tokens, TM-scores and perturbed tokens all come from the cache
+    import protok.bench.dataset as dataset_mod
+    import protok.bench.runner as runner_mod
+
+    def boom(*a, **k):
+        raise AssertionError("recomputed although cached")
+
+    monkeypatch.setattr(dataset_mod, "_build", boom)
+    monkeypatch.setattr(runner_mod, "tm_scores", boom)
+    for ad in adapters:
+        monkeypatch.setattr(ad, "encode", boom)
+    df2 = run_bench(adapters, suite, tmp_path / "out2", data_dir=data_dir, cache_dir=tmp_path / "cache")
+    a = df[df.task != "runtime"].reset_index(drop=True)
+    b = df2[df2.task != "runtime"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)  # deterministic re-scoring
+
+
+@pytest.mark.slow
+def test_run_bench_with_protok_checkpoint(data_dir, tmp_path, random_checkpoint):
+    suite = replace(_tiny(), n_scop=16, n_binding=8, n_flex_files=0)
+    ad = build_adapter("rand", "protok", str(random_checkpoint))
+    df = run_bench([ad], suite, tmp_path / "out", data_dir=data_dir, cache_dir=tmp_path / "cache")
+    rec = df[df.task == "reconstruction"].set_index("metric")["value"]
+    assert {"ca_rmsd", "backbone_rmsd", "tm_score", "lddt_ca"} <= set(rec.index)
+    rigid = df[(df.task == "robustness") & (df.split == "rigid")]["value"].iloc[0]
+    assert rigid < 0.01
