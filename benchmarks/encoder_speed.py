@@ -78,7 +78,8 @@ def _time_round_robin(fns: dict[str, Callable[[], object]], warmup: int, rounds:
                     fn()
                     samples[name].append((time.perf_counter() - t0) * 1e3)
     return {
-        name: {"median_ms": statistics.median(s), "min_ms": min(s), "n": len(s)} for name, s in samples.items()
+        name: {"median_ms": statistics.median(s), "min_ms": min(s), "n": len(s)}
+        for name, s in samples.items()
     }
 
 
@@ -111,7 +112,9 @@ def main() -> None:
     irreps = encoders["preset:small"].irreps_hidden
     irreps_sh = encoders["preset:small"].irreps_sh
     uvu, _ = _uvu_tensor_product(irreps, irreps_sh, irreps)
-    fc = o3.FullyConnectedTensorProduct(irreps, irreps_sh, irreps, shared_weights=False, internal_weights=False)
+    fc = o3.FullyConnectedTensorProduct(
+        irreps, irreps_sh, irreps, shared_weights=False, internal_weights=False
+    )
     x = torch.randn(n_edges, irreps.dim)
     sh = o3.spherical_harmonics(irreps_sh, graph.edge_vec, normalize=True, normalization="component")
     w_uvu, w_fc = torch.randn(n_edges, uvu.weight_numel), torch.randn(n_edges, fc.weight_numel)

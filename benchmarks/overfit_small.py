@@ -124,12 +124,16 @@ def main(argv: list[str] | None = None) -> int:
         f"# torch {torch.__version__}, {platform.processor() or platform.machine()}, threads={args.threads}, "
         f"load average at start {os.getloadavg()[0]:.1f}"
     )
-    log(f"# model preset 'small' ({cfg.name}), quantizer={args.quantizer}, K={cfg.quantizer.codebook_size}, "
-        f"D={cfg.quantizer.dim}, {n_params / 1e6:.2f} M parameters; lr={args.lr}, AdamW, clip 1.0")
+    log(
+        f"# model preset 'small' ({cfg.name}), quantizer={args.quantizer}, K={cfg.quantizer.codebook_size}, "
+        f"D={cfg.quantizer.dim}, {n_params / 1e6:.2f} M parameters; lr={args.lr}, AdamW, clip 1.0"
+    )
     names = ", ".join(f"{c.source.split(':')[1]}({len(c)})" for c in chains)
     log(f"# chains: {names}; {batch.num_nodes} residues in one batch")
-    log("# step  wall_s  train_loss  train_ca_rmsd  alpha | round trip (encode->ids->decode): "
-        "bb_rmsd mean/max  ca_rmsd mean  TM mean  lDDT mean  codes_used")
+    log(
+        "# step  wall_s  train_loss  train_ca_rmsd  alpha | round trip (encode->ids->decode): "
+        "bb_rmsd mean/max  ca_rmsd mean  TM mean  lDDT mean  codes_used"
+    )
 
     t0 = time.perf_counter()
     reached = False

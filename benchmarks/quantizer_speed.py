@@ -8,6 +8,9 @@ alike); each round times ``--iters`` calls, and the best round's mean per call i
 to the Linear reference of the same kind (train or eval). Results go to
 ``benchmarks/results/quantizer_speed.json``.
 
+The machine's load average is recorded with the results: on a busy machine, ``--threads 2`` mostly
+measures OpenMP threads waiting for each other, and ``--threads 1`` is the more stable reading.
+
 Usage::
 
     python benchmarks/quantizer_speed.py --threads 2 --rounds 5 --iters 20
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from collections.abc import Callable
@@ -124,6 +128,7 @@ def main() -> None:
         "rounds": args.rounds,
         "iters": args.iters,
         "torch": torch.__version__,
+        "load_average_1_5_15min": [round(x, 2) for x in os.getloadavg()],
         "python": platform.python_version(),
         "step": "train = forward + backward at progress 0.3; eval = forward, no grad",
         "results": table,

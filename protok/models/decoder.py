@@ -184,7 +184,9 @@ def sinusoidal_features(positions: Tensor, n_features: int, max_period: float = 
     """sin/cos features of integer positions, shape (..., n_features) (``n_features`` even)."""
     half = n_features // 2
     freqs = torch.exp(
-        -torch.log(torch.tensor(max_period)) * torch.arange(half, device=positions.device, dtype=torch.float32) / half
+        -torch.log(torch.tensor(max_period))
+        * torch.arange(half, device=positions.device, dtype=torch.float32)
+        / half
     )
     ang = positions.to(torch.float32)[..., None] * freqs
     return torch.cat([torch.sin(ang), torch.cos(ang)], dim=-1)
@@ -306,14 +308,18 @@ class Decoder(nn.Module):
         self.pos_proj = nn.Linear(c.pos_features, c.d_model) if c.pos_features > 0 else None
         self.rel_bias = nn.Embedding(c.n_rel_buckets, c.n_heads * (c.n_layers + c.n_refine))
         nn.init.zeros_(self.rel_bias.weight)
-        self.blocks = nn.ModuleList(_Block(c.d_model, c.n_heads, c.ffn_mult, c.dropout) for _ in range(c.n_layers))
+        self.blocks = nn.ModuleList(
+            _Block(c.d_model, c.n_heads, c.ffn_mult, c.dropout) for _ in range(c.n_layers)
+        )
         self.norm = nn.LayerNorm(c.d_model)
         self.frame_head = nn.Linear(c.d_model, 9)
         self.o_head = nn.Linear(c.d_model, 3)
         nn.init.zeros_(self.o_head.weight)
         with torch.no_grad():
             self.o_head.bias.copy_(torch.tensor(_O_DIR_INIT))
-        self.refiners = nn.ModuleList(_FrameRefiner(c.d_model, c.n_heads, c.trans_scale) for _ in range(c.n_refine))
+        self.refiners = nn.ModuleList(
+            _FrameRefiner(c.d_model, c.n_heads, c.trans_scale) for _ in range(c.n_refine)
+        )
         self.pair_left = nn.Linear(c.d_model, c.pair_dim)
         self.pair_rel = nn.Embedding(c.n_rel_buckets, c.pair_dim)
         self.pair_head = nn.Sequential(
@@ -322,7 +328,9 @@ class Decoder(nn.Module):
 
     def _check_inputs(self, codes: Tensor, residue_idx: Tensor, mask: Tensor) -> None:
         if codes.dim() != 3 or codes.shape[-1] != self.config.input_dim:
-            raise ValueError(f"codes must have shape (B, L, {self.config.input_dim}), got {tuple(codes.shape)}")
+            raise ValueError(
+                f"codes must have shape (B, L, {self.config.input_dim}), got {tuple(codes.shape)}"
+            )
         if residue_idx.shape != codes.shape[:2] or mask.shape != codes.shape[:2]:
             raise ValueError("residue_idx, chain_idx, chain_break and mask must have shape (B, L)")
         limit = self.config.max_length
@@ -379,13 +387,17 @@ class Decoder(nn.Module):
             h = block(h, biases[i])
         h = self.norm(h)
         f = self.frame_head(h)
-        rot = gram_schmidt(f[..., 0:3] + h.new_tensor([1.0, 0.0, 0.0]), f[..., 3:6] + h.new_tensor([0.0, 1.0, 0.0]))
+        rot = gram_schmidt(
+            f[..., 0:3] + h.new_tensor([1.0, 0.0, 0.0]), f[..., 3:6] + h.new_tensor([0.0, 1.0, 0.0])
+        )
         trans = f[..., 6:9] * c.trans_scale
         for j, refiner in enumerate(self.refiners):
             h, rot, trans = refiner(h, biases[c.n_layers + j], rot, trans)
         coords = frames_to_backbone(rot, trans, self.o_head(h))
         logits = self._distogram(h, buckets) if return_distogram else None
-        return DecoderOutput(coords=coords, rotation=rot, translation=trans, single=h, distogram_logits=logits)
+        return DecoderOutput(
+            coords=coords, rotation=rot, translation=trans, single=h, distogram_logits=logits
+        )
 
     def _distogram(self, h: Tensor, buckets: Tensor) -> Tensor:
         a = self.pair_left(h)

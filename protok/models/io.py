@@ -25,7 +25,15 @@ from protok.errors import CheckpointError, ConfigError, ModelNotFoundError
 from protok.models.model import ModelConfig, ProtokModel
 from protok.models.registry import resolve_model
 
-__all__ = ["CONFIG_NAME", "FORMAT_NAME", "FORMAT_VERSION", "WEIGHTS_NAME", "load_model", "read_config", "save_model"]
+__all__ = [
+    "CONFIG_NAME",
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "WEIGHTS_NAME",
+    "load_model",
+    "read_config",
+    "save_model",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +105,9 @@ def _resolve(name_or_path: str | os.PathLike) -> Path:
     if path.is_dir():
         return path
     if path.exists():
-        raise CheckpointError(f"{path}: not a model folder (expected a folder with {CONFIG_NAME} and {WEIGHTS_NAME})")
+        raise CheckpointError(
+            f"{path}: not a model folder (expected a folder with {CONFIG_NAME} and {WEIGHTS_NAME})"
+        )
     try:
         return resolve_model(str(name_or_path))
     except ModelNotFoundError:
@@ -125,20 +135,22 @@ def read_config(name_or_path: str | os.PathLike) -> tuple[ModelConfig, dict]:
     folder = _resolve(name_or_path)
     cfg_path = folder / CONFIG_NAME
     if not cfg_path.is_file():
-        raise CheckpointError(f"{cfg_path}: missing (a protok model folder needs {CONFIG_NAME} and {WEIGHTS_NAME})")
+        raise CheckpointError(
+            f"{cfg_path}: missing (a protok model folder needs {CONFIG_NAME} and {WEIGHTS_NAME})"
+        )
     try:
         meta = json.loads(cfg_path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise CheckpointError(f"{cfg_path}: not valid JSON ({e})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-        raise CheckpointError(f"{cfg_path}: not a protok model config (missing \"format\": \"{FORMAT_NAME}\")")
+        raise CheckpointError(f'{cfg_path}: not a protok model config (missing "format": "{FORMAT_NAME}")')
     version = meta.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise CheckpointError(
             f"{cfg_path}: format_version {version!r} is not supported (this protok reads <= {FORMAT_VERSION})"
         )
     try:
-        config = ModelConfig.from_dict(meta.get("config"))
+        config = ModelConfig.from_dict(meta.get("config", {}))
     except ConfigError as e:
         raise CheckpointError(f"{cfg_path}: invalid model config: {e}") from None
     return config, meta

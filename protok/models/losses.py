@@ -240,7 +240,9 @@ def backbone_direction_loss(
     return _masked_mean(err, pm)
 
 
-def distogram_bins(n_bins: int, dist_min: float, dist_max: float, device: torch.device | None = None) -> Tensor:
+def distogram_bins(
+    n_bins: int, dist_min: float, dist_max: float, device: torch.device | None = None
+) -> Tensor:
     """Inner bin edges (n_bins - 1,) in Å; bin 0 is below ``dist_min``, the last above ``dist_max``."""
     return torch.linspace(dist_min, dist_max, n_bins - 1, device=device)
 
@@ -405,7 +407,9 @@ def reconstruction_losses(
     terms : dict of str to Tensor
         ``distance``, ``direction`` and (if used) ``distogram`` and ``fape``, unweighted.
     """
-    target = torch.where(atom_mask[..., None], target, torch.zeros((), dtype=target.dtype, device=target.device))
+    target = torch.where(
+        atom_mask[..., None], target, torch.zeros((), dtype=target.dtype, device=target.device)
+    )
     pred = out.coords.to(target.dtype)
     terms: dict[str, Tensor] = {
         "distance": backbone_distance_loss(

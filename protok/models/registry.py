@@ -11,7 +11,14 @@ from pathlib import Path
 
 from protok.errors import ModelNotFoundError
 
-__all__ = ["DEFAULT_MODEL", "MODEL_REGISTRY", "WEIGHTS_DIR", "available_models", "list_models", "resolve_model"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "MODEL_REGISTRY",
+    "WEIGHTS_DIR",
+    "available_models",
+    "list_models",
+    "resolve_model",
+]
 
 #: Folder holding the shipped model folders.
 WEIGHTS_DIR: Path = Path(__file__).resolve().parent / "weights"

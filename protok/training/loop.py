@@ -228,6 +228,7 @@ class Trainer:
         self.best: float | None = None
         self.last_val: dict[str, float] = {}
         self.last_alpha: float | None = None
+        self.skipped = 0
 
     # ------------------------------------------------------------------------------------- helpers
     def _autocast(self) -> Any:
@@ -262,6 +263,7 @@ class Trainer:
                 "batch_size": self.config.data.batch_size,
             },
             "best": self.best,
+            "skipped_steps": self.skipped,
             "best_metric": self.config.run.best_metric,
             "val": self.last_val,
         }
@@ -357,6 +359,7 @@ class Trainer:
             self.best = state.get("best")
             self.last_alpha = state.get("alpha")
             self.last_val = state.get("val") or {}
+            self.skipped = int(state.get("skipped_steps") or 0)
             log.info("resumed from %s at step %d", resume_from, self.step)
         elif d.is_main and (self.out_dir / "checkpoints" / "latest.json").exists():
             log.warning(
@@ -388,7 +391,7 @@ class Trainer:
             bar = tqdm(total=total, initial=self.step, desc="train", unit="step", dynamic_ncols=True)
         final: Path | None = None
         lr = lr_at(self.step, cfg.optim, total)
-        busy, residues, steps_since_log, skipped = 0.0, 0, 0, 0
+        busy, residues, steps_since_log = 0.0, 0, 0
         t_iter = time.perf_counter()
         try:
             for batch in loader:
@@ -412,7 +415,7 @@ class Trainer:
                 if _all_finite(out.loss.detach(), gnorm.detach(), d):
                     optimizer.step()
                 else:  # every rank skips together; the step still counts (keeps the schedule and data order)
-                    skipped += 1
+                    self.skipped += 1
                     optimizer.zero_grad(set_to_none=True)
                     log.warning(
                         "step %d: non-finite loss or gradient norm; optimizer step skipped", self.step + 1
@@ -428,7 +431,7 @@ class Trainer:
                     # data wait + compute of the steps since the last row (validation / checkpoints excluded)
                     row["residues_per_s"] = residues / max(busy, 1e-9)
                     row["s_per_step"] = busy / max(steps_since_log, 1)
-                    row["skipped_steps"] = skipped
+                    row["skipped_steps"] = self.skipped
                     busy, residues, steps_since_log = 0.0, 0, 0
                     logger.log(row)
                     if bar is not None:

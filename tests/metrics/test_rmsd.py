@@ -72,7 +72,9 @@ def test_torch_batched_matches_numpy_per_item(backbones):
     rng = np.random.default_rng(1)
     ys = np.stack([_moved(b[:n], i) + rng.normal(scale=0.3, size=(n, 4, 3)) for i, b in enumerate(backbones)])
     mask = rng.random((len(backbones), n)) > 0.2
-    batched = backbone_rmsd(torch.tensor(ys, dtype=torch.float32), torch.tensor(xs, dtype=torch.float32), torch.tensor(mask))
+    batched = backbone_rmsd(
+        torch.tensor(ys, dtype=torch.float32), torch.tensor(xs, dtype=torch.float32), torch.tensor(mask)
+    )
     assert isinstance(batched, torch.Tensor) and batched.shape == (len(backbones),)
     single = [backbone_rmsd(ys[i], xs[i], mask[i]) for i in range(len(backbones))]
     np.testing.assert_allclose(batched.numpy(), single, atol=1e-4)

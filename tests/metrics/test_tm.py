@@ -70,7 +70,9 @@ def test_better_than_plain_kabsch_on_a_domain_motion(backbones):
     assert ours > kabsch_only + 0.02
     assert ours >= 0.45  # at least one half matches
     seq = "A" * len(ref)
-    tmalign = tmtools.tm_align(np.ascontiguousarray(pred), np.ascontiguousarray(ref), seq, seq, alignment=[seq, seq])
+    tmalign = tmtools.tm_align(
+        np.ascontiguousarray(pred), np.ascontiguousarray(ref), seq, seq, alignment=[seq, seq]
+    )
     assert ours == pytest.approx(tmalign.tm_norm_chain2, abs=TOL_FIXED)
 
 

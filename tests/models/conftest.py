@@ -43,10 +43,17 @@ def tiny_config() -> ModelConfig:
     """A very small model so that tests run in seconds on 2 shared cores."""
     return ModelConfig(
         encoder=EncoderConfig(
-            scalar_channels=8, vector_channels=4, num_layers=1, radial_hidden=16, out_dim=32, readout_hidden=32
+            scalar_channels=8,
+            vector_channels=4,
+            num_layers=1,
+            radial_hidden=16,
+            out_dim=32,
+            readout_hidden=32,
         ),
         quantizer=QuantizerConfig(kind="provq", codebook_size=64, dim=16, kmeans_iters=2),
-        decoder=DecoderConfig(input_dim=16, d_model=32, n_layers=2, n_heads=2, ffn_mult=2, n_refine=1, pair_dim=8),
+        decoder=DecoderConfig(
+            input_dim=16, d_model=32, n_layers=2, n_heads=2, ffn_mult=2, n_refine=1, pair_dim=8
+        ),
         loss=LossConfig(),
         name="tiny-test",
     )

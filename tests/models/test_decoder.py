@@ -176,3 +176,31 @@ def test_mirror_image_is_penalised_by_the_direction_loss(ubiquitin):
     mirrored = x * torch.tensor([-1.0, 1.0, 1.0], dtype=x.dtype)
     assert float(backbone_distance_loss(mirrored, x, m)) < 1e-20
     assert float(backbone_direction_loss(mirrored, x, m, ci, cb)) > 0.1
+
+
+def test_fape_and_aligned_rmsd_are_zero_at_target_invariant_and_chiral(ubiquitin):
+    from protok.models.losses import aligned_rmsd_loss, fape_loss, frames_from_backbone
+
+    x = torch.tensor(np.nan_to_num(ubiquitin.coords), dtype=torch.float64)[None]
+    m = torch.tensor(ubiquitin.atom_mask)[None]
+    rot, t = random_rigid_motion(9)
+    moved = x @ rot.T + t
+    r, tr = frames_from_backbone(moved)
+    assert float(fape_loss(r, tr, moved, x, m)) < 1e-3  # sqrt(eps) floor only
+    assert float(aligned_rmsd_loss(moved, x, m)) < 1e-2
+    mirrored = x * torch.tensor([-1.0, 1.0, 1.0], dtype=x.dtype)
+    r_m, t_m = frames_from_backbone(mirrored)
+    assert float(fape_loss(r_m, t_m, mirrored, x, m)) > 0.3
+    assert float(aligned_rmsd_loss(mirrored, x, m)) > 1.0
+    # the aligned loss has the gradient of the RMSD w.r.t. the prediction (finite differences)
+    y = (
+        x + 0.3 * torch.randn(x.shape, generator=torch.Generator().manual_seed(1), dtype=x.dtype)
+    ).requires_grad_()
+    loss = aligned_rmsd_loss(y, x, m)
+    (g,) = torch.autograd.grad(loss, y)
+    from protok.metrics import backbone_rmsd
+
+    e = torch.zeros_like(x)
+    e[0, 10, 1, 2] = 1e-5
+    fd = (backbone_rmsd(y.detach() + e, x, m) - backbone_rmsd(y.detach() - e, x, m)) / 2e-5
+    assert float(g[0, 10, 1, 2]) == pytest.approx(float(fd[0]), rel=1e-3, abs=1e-7)

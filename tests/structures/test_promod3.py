@@ -13,8 +13,8 @@ from protok.structures import Promod3Chains
 
 
 @pytest.fixture(scope="module")
-def db(promod3_path: Path) -> Promod3Chains:
-    return Promod3Chains(promod3_path)
+def db(promod3_npz: Path) -> Promod3Chains:
+    return Promod3Chains(promod3_npz)
 
 
 def test_sizes_match_readme(db: Promod3Chains) -> None:
@@ -38,21 +38,21 @@ def _head(path: Path, key: str, rows: int) -> np.ndarray:
         return np.frombuffer(data, dtype=dtype).reshape((rows, *shape[1:]))
 
 
-def test_chain_decoding_matches_readme_formula(db: Promod3Chains, promod3_path: Path) -> None:
+def test_chain_decoding_matches_readme_formula(db: Promod3Chains, promod3_npz: Path) -> None:
     i = db.index("16PK_A")
     assert i == 0  # first chain: its residues are the first rows of every array
     chain = db.chain(i)
-    n = int(_head(promod3_path, "length", 1)[0])
-    ca = _head(promod3_path, "ca_milliA", n).astype(np.float64)
-    nco = ca[:, None, :] + _head(promod3_path, "nco_minus_ca_milliA", n)
+    n = int(_head(promod3_npz, "length", 1)[0])
+    ca = _head(promod3_npz, "ca_milliA", n).astype(np.float64)
+    nco = ca[:, None, :] + _head(promod3_npz, "nco_minus_ca_milliA", n)
     xyz = np.stack([nco[:, 0], ca, nco[:, 1], nco[:, 2]], axis=1) / 1000.0
     np.testing.assert_allclose(chain.coords, xyz, atol=1e-4)
-    assert chain.sequence == _head(promod3_path, "seq", n).tobytes().decode()
+    assert chain.sequence == _head(promod3_npz, "seq", n).tobytes().decode()
     assert chain.source == "promod3:16PK_A" and chain.auth_chain_id == "A"
-    assert chain.res_ids[0] == _head(promod3_path, "start_resnum", 1)[0] and len(chain) == n
-    assert db.dssp(i) == _head(promod3_path, "dssp", n).tobytes().decode()
-    np.testing.assert_array_equal(db.sasa(i), _head(promod3_path, "sasa", n))
-    np.testing.assert_array_equal(db.depth(i), _head(promod3_path, "depth", n))
+    assert chain.res_ids[0] == _head(promod3_npz, "start_resnum", 1)[0] and len(chain) == n
+    assert db.dssp(i) == _head(promod3_npz, "dssp", n).tobytes().decode()
+    np.testing.assert_array_equal(db.sasa(i), _head(promod3_npz, "sasa", n))
+    np.testing.assert_array_equal(db.depth(i), _head(promod3_npz, "depth", n))
 
 
 def test_last_chain_and_bounds(db: Promod3Chains) -> None:

@@ -123,3 +123,27 @@ def test_ddp_two_gloo_ranks_stay_identical(tiny_overrides: list[str], tmp_path: 
     assert state["world_size"] == 2 and state["step"] == 4
     rows = read_metrics(run, "train")
     assert [r["step"] for r in rows] == [1, 2, 3, 4]  # only rank 0 wrote
+
+
+def test_non_finite_step_is_skipped_on_all_parameters(tiny_overrides: list[str], tmp_path: Path) -> None:
+    from protok.models import ProtokModel
+    from protok.training.loop import Trainer
+
+    class NanOnSecondStep(ProtokModel):
+        calls = 0
+
+        def forward(self, batch, progress=1.0):  # type: ignore[override]
+            out = super().forward(batch, progress)
+            if self.training:
+                NanOnSecondStep.calls += 1
+                if NanOnSecondStep.calls == 2:
+                    out.loss = out.loss * float("nan")
+            return out
+
+    cfg = load_config(TINY_CONFIG, [*tiny_overrides, "run.total_steps=3", "run.val_every=0"])
+    trainer = Trainer(cfg, model_factory=NanOnSecondStep)
+    trainer.fit()
+    rows = read_metrics(tmp_path / "run", "train")
+    assert [r["skipped_steps"] for r in rows] == [0, 1, 1]
+    assert rows[1]["loss"] is None  # NaN written as null, not dropped
+    assert rows[2]["loss"] == rows[2]["loss"]
