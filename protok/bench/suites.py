@@ -88,8 +88,8 @@ SUITES: dict[str, SuiteConfig] = {
     ),
     "quick": SuiteConfig(
         name="quick",
-        n_scop=500,
-        n_binding=400,
+        n_scop=400,
+        n_binding=300,
         n_flex_files=40,
         n_pairs=60,
         n_robust=30,

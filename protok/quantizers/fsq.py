@@ -102,7 +102,8 @@ class FSQuantizer(Quantizer):
         mask = check_input(z, mask, self.dim)
         all_valid = bool(mask.all())
         zv = z if all_valid else z[mask]
-        zhat = self._grid_values(self.project_in(zv))
+        # bounding and rounding in float32 (as vector_quantize_pytorch does), whatever the input dtype
+        zhat = self._grid_values(self.project_in(zv.to(self.project_in.weight.dtype)).float())
         idx_v = self._codes_to_indices(zhat)
         if all_valid:
             indices = idx_v
@@ -110,7 +111,7 @@ class FSQuantizer(Quantizer):
             indices = torch.full((z.shape[0],), -1, dtype=torch.long, device=z.device)
             indices[mask] = idx_v
         if self.training:
-            out_v = self.project_out(zhat)
+            out_v = self.project_out(zhat.to(self.project_out.weight.dtype))
             quantized = out_v if all_valid else out_v.new_zeros(z.shape).index_put((mask,), out_v)
             if self.dead_code_steps:
                 with torch.no_grad():

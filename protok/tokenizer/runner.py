@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import sys
 import time
@@ -128,7 +129,9 @@ def _parse_many(
             yield parse_file(f, cfg.chains, cfg.model, k)
         return
     window = max(4, 8 * cfg.workers)
-    with ProcessPoolExecutor(max_workers=cfg.workers) as pool:
+    # "spawn": forking a process that already runs torch/OpenMP threads can deadlock the children
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=cfg.workers, mp_context=ctx, initializer=_worker_init) as pool:
         pending: deque[Future[FileResult]] = deque()
         it = iter(files)
         for f in it:
@@ -141,6 +144,12 @@ def _parse_many(
             if nxt is not None:
                 pending.append(pool.submit(parse_file, nxt, cfg.chains, cfg.model, k))
             yield res
+
+
+def _worker_init() -> None:
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def _groups(results: Iterable[FileResult], size: int) -> Iterator[list[FileResult]]:

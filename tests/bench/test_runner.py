@@ -23,15 +23,14 @@ def _tiny():
         n_recon=2,
         max_per_fold=6,
         max_len=250,
-        probe=ProbeConfig(steps=30, lrs=(3e-3, 1e-3), seeds=3, eval_every=10, max_len=250, hidden=64),
+        probe=ProbeConfig(steps=24, lrs=(3e-3, 1e-3), seeds=3, eval_every=8, max_len=250, hidden=64),
     )
 
 
 def test_run_bench_tiny_then_cached(data_dir, tmp_path, monkeypatch):
     suite = _tiny()
-    adapters = [build_adapter(n, n) for n in ("aa", "dssp", "3di", "random")]
+    adapters = [build_adapter(n, n) for n in ("aa", "dssp", "3di")]
     df = run_bench(adapters, suite, tmp_path / "out", data_dir=data_dir, cache_dir=tmp_path / "cache")
-    print(df[df.task == "runtime"].to_string())
     assert list(pd.read_csv(tmp_path / "out" / "results.csv").columns) == list(RESULT_COLUMNS)
     for f in ("report.md", "utilisation.png", "robustness.png", "distinctiveness.png", "sensitivity.png", "run.json"):
         assert (tmp_path / "out" / f).stat().st_size > 0
@@ -47,7 +46,7 @@ def test_run_bench_tiny_then_cached(data_dir, tmp_path, monkeypatch):
     assert f1["dssp"] > f1["aa"] + 0.2
     # robustness: 3Di/random unchanged by a rigid motion; DSSP (stored labels) not applicable
     rob = df[(df.task == "robustness") & (df.split == "rigid")].set_index("tokenizer")["value"]
-    assert rob["3di"] < 0.01 and rob["random"] < 0.01 and "dssp" not in rob.index
+    assert rob["3di"] < 0.01 and "dssp" not in rob.index
     noise = df[(df.task == "robustness") & (df.split == "noise_0.5")].set_index("tokenizer")["value"]
     assert noise["3di"] > rob["3di"]
     # second run: prepared data, tokens, TM-scores and perturbed tokens all come from the cache
@@ -59,8 +58,10 @@ def test_run_bench_tiny_then_cached(data_dir, tmp_path, monkeypatch):
 
     monkeypatch.setattr(dataset_mod, "_build", boom)
     monkeypatch.setattr(runner_mod, "tm_scores", boom)
+    adapters = adapters[::2]  # aa and 3di: enough to show re-scoring is deterministic
     for ad in adapters:
         monkeypatch.setattr(ad, "encode", boom)
+    df = df[df.tokenizer.isin(["-", "aa", "3di"])]
     df2 = run_bench(adapters, suite, tmp_path / "out2", data_dir=data_dir, cache_dir=tmp_path / "cache")
     a = df[df.task != "runtime"].reset_index(drop=True)
     b = df2[df2.task != "runtime"].reset_index(drop=True)

@@ -134,3 +134,17 @@ def test_safetensors_round_trip_keeps_codebook_and_init(variant, z, make_quantiz
     fresh(z[:5], progress=0.3)  # a restored, initialised codebook is not re-initialised from this batch
     moved = (fresh.codebook().detach() - before).abs().max()
     assert moved < 1.0
+
+
+def test_float64(variant, z, make_quantizer) -> None:
+    _, over = variant
+    q = make_quantizer(over, dead_code_steps=1).double()
+    x = z.double().requires_grad_(True)
+    for _ in range(2):
+        out = q(x, progress=0.3)
+        (out.quantized.square().sum() + out.loss).backward()
+    assert out.quantized.dtype == torch.float64 and x.grad is not None
+    q.eval()
+    out = q(x.detach())
+    assert out.quantized.dtype == torch.float64
+    assert torch.equal(out.quantized, q.indices_to_codes(out.indices))
