@@ -85,7 +85,9 @@ def _time_round_robin(fns: dict[str, Callable[[], object]], warmup: int, rounds:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--threads", type=int, nargs="+", default=[2], help="torch thread counts to time (e.g. 1 2)"
+    )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--calls", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=15)
@@ -94,7 +96,6 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.calls = 2, 5
-    torch.set_num_threads(args.threads)
     load_before = os.getloadavg()
 
     chain = read_chain(REPO / "structures" / "3mht.pdb").slice(0, 300)
@@ -122,43 +123,51 @@ def main() -> None:
     fns: dict[str, Callable[[], object]] = {name: (lambda e=e: e(graph)) for name, e in encoders.items()}
     fns["tp_only:uvu"] = lambda: uvu(x, sh, w_uvu)
     fns["tp_only:fully_connected"] = lambda: fc(x, sh, w_fc)
-    timings = _time_round_robin(fns, args.warmup, args.rounds, args.calls)
 
-    rows = {}
-    for name, t in timings.items():
-        row = dict(t)
-        if name in encoders:
-            enc = encoders[name]
-            row["params"] = sum(p.numel() for p in enc.parameters())
-            row["irreps"] = str(enc.irreps_hidden)
-            row["config"] = asdict(enc.config)
-        rows[name] = row
-    med = {k: v["median_ms"] for k, v in timings.items()}
+    by_threads = {}
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        timings = _time_round_robin(fns, args.warmup, args.rounds, args.calls)
+        med = {k: v["median_ms"] for k, v in timings.items()}
+        by_threads[str(threads)] = {
+            "small_ms": med["preset:small"],
+            "small_meets_target": med["preset:small"] <= TARGET_MS,
+            "ratio_fully_connected_over_uvu_encoder": med["fully_connected:small"] / med["preset:small"],
+            "ratio_fully_connected_over_uvu_tp_only": med["tp_only:fully_connected"] / med["tp_only:uvu"],
+            "timings": timings,
+        }
+    models = {
+        name: {
+            "params": sum(p.numel() for p in enc.parameters()),
+            "irreps": str(enc.irreps_hidden),
+            "config": asdict(enc.config),
+        }
+        for name, enc in encoders.items()
+    }
     result = {
         "what": "Encoder forward (inference_mode) per chain, ms; median over round-robin calls",
         "chain": f"structures/3mht.pdb chain A residues 1-300 ({n_res} residues, {n_edges} edges, k=16)",
-        "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
         "load_avg_before": load_before,
         "load_avg_after": os.getloadavg(),
         "target_small_ms": TARGET_MS,
-        "small_meets_target": med["preset:small"] <= TARGET_MS,
-        "ratio_fully_connected_over_uvu_encoder": med["fully_connected:small"] / med["preset:small"],
-        "ratio_fully_connected_over_uvu_tp_only": med["tp_only:fully_connected"] / med["tp_only:uvu"],
-        "timings": rows,
+        "by_threads": by_threads,
+        "models": models,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    width = max(len(k) for k in rows)
-    for name, row in rows.items():
-        print(f"{name:<{width}}  median {row['median_ms']:8.2f} ms  min {row['min_ms']:8.2f} ms")
-    print(
-        f"fully connected / uvu: encoder {result['ratio_fully_connected_over_uvu_encoder']:.1f}x, "
-        f"tensor product alone {result['ratio_fully_connected_over_uvu_tp_only']:.1f}x; "
-        f"load {load_before[0]:.1f} -> {result['load_avg_after'][0]:.1f}; wrote {args.out}"
-    )
+    for threads, res in by_threads.items():
+        width = max(len(k) for k in res["timings"])
+        print(f"--- {threads} thread(s)")
+        for name, row in res["timings"].items():
+            print(f"{name:<{width}}  median {row['median_ms']:8.2f} ms  min {row['min_ms']:8.2f} ms")
+        print(
+            f"fully connected / uvu: encoder {res['ratio_fully_connected_over_uvu_encoder']:.1f}x, "
+            f"tensor product alone {res['ratio_fully_connected_over_uvu_tp_only']:.1f}x"
+        )
+    print(f"load {load_before[0]:.1f} -> {result['load_avg_after'][0]:.1f}; wrote {args.out}")
 
 
 if __name__ == "__main__":

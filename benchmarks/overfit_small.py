@@ -2,8 +2,9 @@
 
 Trains ``MODEL_PRESETS["small"]`` (ProVQ by default; ``--quantizer vq`` for vanilla VQ) on 8 real PDB
 chains from ``../shared/data/promod3/chains.npz`` (the first 8 chains with ``--min-len`` to ``--max-len``
-residues; one batch holds all 8), with AdamW and gradient clipping. ``progress`` (ProVQ hardness) runs
-from 0 to 1 over ``--steps`` steps, so the model is fully discrete for the second half of training.
+residues; one batch holds all 8), with AdamW (warm-up, cosine decay) and gradient clipping. ``progress``
+(ProVQ hardness) runs from 0 to 1 over ``--steps`` steps, so the model is fully discrete for the second
+half of training.
 
 Every ``--eval-every`` steps it evaluates the *discrete round trip* exactly as a user would see it:
 ``idx = model.encode(batch)`` (eval mode, token ids only) then ``model.decode(idx, layout)``, and reports
@@ -88,10 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-len", type=int, default=60)
     ap.add_argument("--max-len", type=int, default=100)
     ap.add_argument("--quantizer", default="provq", help="quantizer kind (provq, vq, ema, aminoaseed)")
-    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--steps", type=int, default=450)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--warmup", type=int, default=20)
-    ap.add_argument("--eval-every", type=int, default=25)
+    ap.add_argument("--min-lr-frac", type=float, default=0.05, help="cosine decay to this fraction of --lr")
+    ap.add_argument("--eval-every", type=int, default=50)
     ap.add_argument("--target", type=float, default=1.0)
     ap.add_argument("--time-limit", type=float, default=20 * 60)
     ap.add_argument("--threads", type=int, default=1)
@@ -117,7 +119,14 @@ def main(argv: list[str] | None = None) -> int:
     model = ProtokModel(cfg)
     n_params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / args.warmup))
+
+    def lr_factor(s: int) -> float:
+        if s < args.warmup:
+            return (s + 1) / args.warmup
+        frac = min(1.0, (s - args.warmup) / max(1, args.steps - args.warmup))
+        return args.min_lr_frac + (1 - args.min_lr_frac) * 0.5 * (1 + np.cos(np.pi * frac))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
 
     log(f"# overfit_small: {' '.join(sys.argv)}")
     log(
@@ -126,13 +135,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     log(
         f"# model preset 'small' ({cfg.name}), quantizer={args.quantizer}, K={cfg.quantizer.codebook_size}, "
-        f"D={cfg.quantizer.dim}, {n_params / 1e6:.2f} M parameters; lr={args.lr}, AdamW, clip 1.0"
+        f"D={cfg.quantizer.dim}, {n_params / 1e6:.2f} M parameters; AdamW lr={args.lr} ({args.warmup} warm-up "
+        f"steps, cosine to {args.min_lr_frac:g}x), clip 1.0"
     )
     names = ", ".join(f"{c.source.split(':')[1]}({len(c)})" for c in chains)
     log(f"# chains: {names}; {batch.num_nodes} residues in one batch")
     log(
         "# step  wall_s  train_loss  train_ca_rmsd  alpha | round trip (encode->ids->decode): "
-        "bb_rmsd mean/max  ca_rmsd mean  TM mean  lDDT mean  codes_used"
+        "bb_rmsd mean/max  ca_rmsd mean  TM mean  lDDT mean  codes_used | train loss terms"
     )
 
     t0 = time.perf_counter()
@@ -152,9 +162,10 @@ def main(argv: list[str] | None = None) -> int:
             ev = evaluate(model, batch, chains)
             alpha = out.stats.get("alpha", 1.0)
             log(
-                f"{step:6d}  {wall:6.0f}  {float(out.loss):10.3f}  {out.stats['ca_rmsd']:13.2f}  {alpha:5.2f} | "
+                f"{step:6d}  {wall:6.0f}  {float(out.loss.detach()):10.3f}  {out.stats['ca_rmsd']:13.2f}  {alpha:5.2f} | "
                 f"{ev['bb_rmsd'].mean():6.2f} / {ev['bb_rmsd'].max():5.2f}  {ev['ca_rmsd'].mean():6.2f}  "
-                f"{ev['tm'].mean():7.3f}  {ev['lddt'].mean():8.3f}  {int(ev['codes'][0])}"
+                f"{ev['tm'].mean():7.3f}  {ev['lddt'].mean():8.3f}  {int(ev['codes'][0])} | "
+                + " ".join(f"{k}={float(v):.3g}" for k, v in out.losses.items())
             )
             discrete = alpha >= 1.0
             if discrete and ev["bb_rmsd"].mean() < args.target and ev["bb_rmsd"].max() < args.target:

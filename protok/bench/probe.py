@@ -282,7 +282,7 @@ def _train(
         opt.step()
         sched.step()
         if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
-            s = score(predict(model, valid), valid) if len(valid) else -float(loss)
+            s = score(predict(model, valid), valid) if len(valid) else -float(loss.detach())
             s = -math.inf if not np.isfinite(s) else s
             if s > best_score or best_state is None:
                 best_score, best_state = s, copy.deepcopy(model.state_dict())

@@ -21,6 +21,7 @@ from protok.bench.report import write_plots, write_report, write_results
 from protok.bench.results import Result
 from protok.bench.suites import SuiteConfig
 from protok.bench.tasks import (
+    EFFECTIVENESS_TASKS,
     distinctiveness,
     effectiveness,
     efficiency,
@@ -88,8 +89,12 @@ def run_bench(
     data_dir: str | Path | None = None,
     cache_dir: str | Path | None = None,
     flex_dir: str | Path | None = THESEUS_EXAMPLES,
+    workers: int = 1,
 ) -> pd.DataFrame:
     """Score ``adapters`` on ``suite`` and write ``out_dir/results.csv``, ``report.md`` and PNG plots.
+
+    ``workers`` > 1 trains the probes of different (tokenizer, task) pairs in parallel processes (fork;
+    each probe uses one thread), e.g. 2 on a 2-core machine.
 
     Returns
     -------
@@ -115,6 +120,7 @@ def run_bench(
     usage: dict[str, np.ndarray] = {}
     cos: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     sens: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    probe_inputs: dict[str, tuple[dict[str, np.ndarray], np.ndarray]] = {}
     for ad in adapters:
         name = ad.name
         timings: dict[str, float] = {}
@@ -152,18 +158,14 @@ def run_bench(
             t = time.perf_counter()
             results += reconstruction(ad, [ds.items[c] for c in recon_ids], tokens, tokenizer=name)
             timings["reconstruction"] = time.perf_counter() - t
-        t = time.perf_counter()
-        results += effectiveness(
-            ds,
-            tokens,
-            np.asarray(ad.probe_vectors(), np.float32),
-            suite.probe,
-            tokenizer=name,
-            ligands=suite.ligands,
-        )
-        timings["effectiveness"] = time.perf_counter() - t
+        probe_inputs[name] = (tokens, np.asarray(ad.probe_vectors(), np.float32))
         results += [Result(name, "runtime", k_, "seconds", v) for k_, v in timings.items()]
-        log.info("%s done: %s", name, {k_: round(v, 1) for k_, v in timings.items()})
+        log.info(
+            "%s tokenized and scored (probes next): %s", name, {k_: round(v, 1) for k_, v in timings.items()}
+        )
+    t = time.perf_counter()
+    results += _run_probes(ds, suite, probe_inputs, workers)
+    results.append(Result("-", "runtime", "effectiveness", "seconds", time.perf_counter() - t))
     results.append(Result("-", "runtime", "total", "seconds", time.perf_counter() - t0))
     df = write_results(results, out_dir / "results.csv")
     notes = [
@@ -195,6 +197,40 @@ def run_bench(
         )
     )
     return df
+
+
+_PROBE_JOBS: list = []
+
+
+def _probe_job(i: int) -> list[Result]:
+    ds, suite, name, tokens, vectors, task = _PROBE_JOBS[i]
+    return effectiveness(
+        ds, tokens, vectors, suite.probe, tokenizer=name, ligands=suite.ligands, tasks=(task,)
+    )
+
+
+def _run_probes(
+    ds: BenchDataset,
+    suite: SuiteConfig,
+    inputs: dict[str, tuple[dict[str, np.ndarray], np.ndarray]],
+    workers: int,
+) -> list[Result]:
+    """All (tokenizer, task) probes, in order; in ``workers`` forked processes when > 1."""
+    global _PROBE_JOBS
+    _PROBE_JOBS = [
+        (ds, suite, n, tok, vec, task) for n, (tok, vec) in inputs.items() for task in EFFECTIVENESS_TASKS
+    ]
+    try:
+        if workers <= 1 or len(_PROBE_JOBS) <= 1:
+            chunks = [_probe_job(i) for i in range(len(_PROBE_JOBS))]
+        else:
+            import multiprocessing as mp
+
+            with mp.get_context("fork").Pool(workers) as pool:
+                chunks = pool.map(_probe_job, range(len(_PROBE_JOBS)), chunksize=1)
+    finally:
+        _PROBE_JOBS = []
+    return [r for c in chunks for r in c]
 
 
 def _sizes(ds: BenchDataset, family: str) -> str:

@@ -96,7 +96,15 @@ SUITES: dict[str, SuiteConfig] = {
         n_recon=30,
         max_per_fold=30,
         max_len=400,
-        probe=ProbeConfig(steps=150, lrs=(1e-3, 1e-4), seeds=3, eval_every=50, max_len=400),
+        probe=ProbeConfig(
+            steps=80,
+            batch_size=4,
+            protein_batch_size=16,
+            lrs=(1e-3, 1e-4),
+            seeds=3,
+            eval_every=40,
+            max_len=400,
+        ),
     ),
     "full": SuiteConfig(
         name="full",

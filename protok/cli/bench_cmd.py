@@ -53,6 +53,13 @@ __all__ = ["bench_cmd"]
     default=None,
     help="Full-atom PDB files for B-factor regression (default: theseus-examples).",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    default=2,
+    show_default=True,
+    help="Processes training probes in parallel (one thread each).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log progress.")
 def bench_cmd(
     suite_name: str,
@@ -61,6 +68,7 @@ def bench_cmd(
     data_dir: Path | None,
     cache_dir: Path | None,
     flex_dir: Path | None,
+    workers: int,
     verbose: bool,
 ) -> None:
     """Score tokenizers on effectiveness, sensitivity, distinctiveness, efficiency, reconstruction and
@@ -79,6 +87,7 @@ def bench_cmd(
             data_dir=data_dir,
             cache_dir=cache_dir,
             flex_dir=flex_dir or THESEUS_EXAMPLES,
+            workers=workers,
         )
     except ProtokError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -24,19 +24,34 @@ def _load(model: str | None, device: str = "cpu", batch_size: int = 64):  # -> T
 
 @click.command("tokenize")
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Output file: .fasta, .jsonl or .parquet (default: FASTA text on stdout).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Output file: .fasta, .jsonl or .parquet (default: FASTA text on stdout).",
+)
 @click.option("--chains", default=None, help="Author chain ids to keep, comma-separated (default: all).")
-@click.option("--model", "model_name", default=None, help="Model name or checkpoint folder (default: shipped model).")
+@click.option(
+    "--model", "model_name", default=None, help="Model name or checkpoint folder (default: shipped model)."
+)
 @click.option("--structure-model", type=int, default=None, help="1-based model number in multi-model files.")
 @click.option("--device", default="cpu", show_default=True, help="Encoder device: cpu, cuda, cuda:1, ...")
-@click.option("--workers", type=int, default=None, help="Parsing processes (default: spare cores; 0 = in-process).")
+@click.option(
+    "--workers", type=int, default=None, help="Parsing processes (default: spare cores; 0 = in-process)."
+)
 @click.option("--batch-size", type=int, default=64, show_default=True, help="Chains per encoder call.")
-@click.option("--files-per-shard", type=int, default=256, show_default=True, help="Input files per output shard.")
+@click.option(
+    "--files-per-shard", type=int, default=256, show_default=True, help="Input files per output shard."
+)
 @click.option("--resume", is_flag=True, help="Continue an interrupted run into the same output.")
-@click.option("--shard", "shard_spec", default=None, help="Process only shard i of N (i/N, 0-based) of the inputs.")
+@click.option(
+    "--shard", "shard_spec", default=None, help="Process only shard i of N (i/N, 0-based) of the inputs."
+)
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True)
-@click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar (files/s) on stderr.")
+@click.option(
+    "--progress/--no-progress", default=True, show_default=True, help="Progress bar (files/s) on stderr."
+)
 def tokenize_cmd(inputs, output, chains, model_name, structure_model, device, workers, batch_size,
                  files_per_shard, resume, shard_spec, engine, progress) -> None:  # fmt: skip
     """Turn structure files (PDB / mmCIF / BinaryCIF, .gz too) into structure tokens.
@@ -84,10 +99,18 @@ def tokenize_cmd(inputs, output, chains, model_name, structure_model, device, wo
 
 @click.command("decode")
 @click.argument("tokens", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder for one structure file per record, named {id}_{chain}.pdb.")
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for one structure file per record, named {id}_{chain}.pdb.",
+)
 @click.option("--format", "fmt", type=click.Choice(["pdb", "cif"]), default="pdb", show_default=True)
-@click.option("--model", "model_name", default=None, help="Model name or checkpoint folder (default: shipped model).")
+@click.option(
+    "--model", "model_name", default=None, help="Model name or checkpoint folder (default: shipped model)."
+)
 @click.option("--device", default="cpu", show_default=True)
 def decode_cmd(tokens, out_dir, fmt, model_name, device) -> None:  # fmt: skip
     """Decode a token file (.jsonl / .parquet / .fasta) into backbone structures, one file per record."""
@@ -108,7 +131,12 @@ def decode_cmd(tokens, out_dir, fmt, model_name, device) -> None:  # fmt: skip
 def info_cmd(model_name, as_json) -> None:  # fmt: skip
     """Show a model's card, its vocabulary and the special-token ids (default: the shipped model)."""
     tok = _load(model_name)
-    info = {"model": tok.name, "card": tok.card, "vocabulary": tok.vocab.to_dict(), "graph_k": tok.k_neighbours}
+    info = {
+        "model": tok.name,
+        "card": tok.card,
+        "vocabulary": tok.vocab.to_dict(),
+        "graph_k": tok.k_neighbours,
+    }
     if as_json:
         click.echo(json.dumps(info, indent=2, default=str))
         return

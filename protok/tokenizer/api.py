@@ -141,7 +141,7 @@ class Tokenizer:
         name: str = "<model>",
     ) -> None:
         self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
+        self.model: Any = model.to(self.device).eval()
         self.batch_size = int(batch_size)
         self.max_batch_residues = int(max_batch_residues)
         self.name = name
@@ -225,7 +225,9 @@ class Tokenizer:
         chain = item.chain
         idx = np.asarray(idx, dtype=np.int64)
         if idx.shape != (len(chain),):
-            raise ProtokError(f"{chain.source}: encoder returned {idx.shape} indices for {len(chain)} residues")
+            raise ProtokError(
+                f"{chain.source}: encoder returned {idx.shape} indices for {len(chain)} residues"
+            )
         mask = idx >= 0
         tokens = np.where(mask, idx, self.vocab.missing).astype(np.int64)
         return TokenizedChain(
@@ -240,7 +242,9 @@ class Tokenizer:
             id=item.id,
         )
 
-    def encode_chains(self, chains: Sequence[ProteinChain], ids: Sequence[str] | None = None) -> list[TokenizedChain]:
+    def encode_chains(
+        self, chains: Sequence[ProteinChain], ids: Sequence[str] | None = None
+    ) -> list[TokenizedChain]:
         """Encode protok chains in batches; one result per chain, in order."""
         ids = list(ids) if ids is not None else [entry_id(c.source) for c in chains]
         return self.encode_featurized([self.featurize(c, i) for c, i in zip(chains, ids)])
@@ -326,7 +330,9 @@ class Tokenizer:
             tokens = from_text(tokens, self.vocab)
         if isinstance(tokens, (list, tuple)) and tokens and isinstance(tokens[0], TokenizedChain):
             return ProteinComplex(chains=tuple(self._decode_one(t) for t in tokens), source="<decoded>")
-        arr = self.vocab.validate(tokens.cpu().numpy() if isinstance(tokens, torch.Tensor) else np.asarray(tokens))
+        arr = self.vocab.validate(
+            tokens.cpu().numpy() if isinstance(tokens, torch.Tensor) else np.asarray(tokens)
+        )
         arr = arr[~np.isin(arr, [self.vocab.bos, self.vocab.eos, self.vocab.pad])]
         cuts = np.flatnonzero(arr == self.vocab.chainbreak)
         pieces = np.split(arr, cuts)

@@ -48,7 +48,9 @@ def record_to_chain(rec: dict[str, Any], tok: Tokenizer, where: str = "<record>"
     )
 
 
-def decode_file(tok: Tokenizer, path: str | os.PathLike[str], out_dir: str | os.PathLike[str], fmt: str = "pdb") -> list[Path]:
+def decode_file(
+    tok: Tokenizer, path: str | os.PathLike[str], out_dir: str | os.PathLike[str], fmt: str = "pdb"
+) -> list[Path]:
     """Write ``{id}_{chain}.{fmt}`` for every record of a token file; returns the written paths."""
     from protok.structures.write import write_structure
 

@@ -47,7 +47,9 @@ def collect_inputs(patterns: Iterable[str | os.PathLike[str]]) -> list[str]:
             if not hits and not glob.has_magic(p):
                 raise InputNotFoundError(f"{p}: no such file or directory")
         if not hits:
-            raise InputNotFoundError(f"{p}: no structure files found (suffixes {', '.join(STRUCTURE_SUFFIXES)}, .gz)")
+            raise InputNotFoundError(
+                f"{p}: no structure files found (suffixes {', '.join(STRUCTURE_SUFFIXES)}, .gz)"
+            )
         found.update(os.path.abspath(h) for h in hits)
     return sorted(found)
 

@@ -63,7 +63,7 @@ def run_ray(
     unit = 1.0 if total_cpu >= 2 else total_cpu / 2
     on_gpu = cfg.device.startswith("cuda")
     model_name = cfg.model_name or tok.name
-    ds = ray.data.from_items([{"source": f} for f in files])
+    ds: Any = ray.data.from_items([{"source": f} for f in files])
     ds = ds.map(
         _parse_row,
         fn_kwargs={"chains": cfg.chains, "model": cfg.model, "k": tok.k_neighbours},

@@ -29,6 +29,9 @@ __all__ = ["FileResult", "RunConfig", "RunSummary", "parse_file", "run_tokenize"
 
 log = logging.getLogger(__name__)
 
+#: Below this many files, parsing stays in-process (starting worker processes costs seconds).
+MIN_FILES_FOR_POOL: int = 32
+
 
 @dataclass
 class FileResult:
@@ -39,7 +42,9 @@ class FileResult:
     error: str | None = None
 
 
-def parse_file(source: str, chains: Sequence[str] | None = None, model: int | None = None, k: int = 16) -> FileResult:
+def parse_file(
+    source: str, chains: Sequence[str] | None = None, model: int | None = None, k: int = 16
+) -> FileResult:
     """Read one structure file and build the residue graph of each protein chain (pure, never raises).
 
     Parameters
@@ -120,11 +125,9 @@ class RunSummary:
         )
 
 
-def _parse_many(
-    files: Sequence[str], cfg: RunConfig, k: int
-) -> Iterator[FileResult]:
+def _parse_many(files: Sequence[str], cfg: RunConfig, k: int) -> Iterator[FileResult]:
     """Parse ``files`` in order, in-process or in a bounded process pool (at most 8 x workers in flight)."""
-    if cfg.workers <= 0:
+    if cfg.workers <= 0 or len(files) < MIN_FILES_FOR_POOL:
         for f in files:
             yield parse_file(f, cfg.chains, cfg.model, k)
         return
@@ -163,7 +166,9 @@ def _groups(results: Iterable[FileResult], size: int) -> Iterator[list[FileResul
         yield group
 
 
-def encode_group(tok: Tokenizer, group: Sequence[FileResult]) -> tuple[list[dict[str, Any]], list[FailedInput]]:
+def encode_group(
+    tok: Tokenizer, group: Sequence[FileResult]
+) -> tuple[list[dict[str, Any]], list[FailedInput]]:
     """Encode the chains of parsed files; records in file then chain order, and the failures."""
     failed = [FailedInput(r.source, r.error) for r in group if r.error is not None]
     items = [it for r in group if r.error is None for it in r.items]
@@ -252,7 +257,9 @@ def _progress(cfg: RunConfig, total: int, initial: int) -> Any:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=initial, unit="file", desc="tokenize", file=sys.stderr, dynamic_ncols=True)
+    return tqdm(
+        total=total, initial=initial, unit="file", desc="tokenize", file=sys.stderr, dynamic_ncols=True
+    )
 
 
 def default_workers() -> int:

@@ -121,7 +121,9 @@ class ShardStore:
             self.failures.extend(FailedInput(**f) for f in e["failed"])
 
     # ------------------------------------------------------------------ commit
-    def commit(self, records: Sequence[dict[str, Any]], sources: Sequence[str], failed: Sequence[FailedInput]) -> None:
+    def commit(
+        self, records: Sequence[dict[str, Any]], sources: Sequence[str], failed: Sequence[FailedInput]
+    ) -> None:
         """Write one shard holding ``records`` for ``sources`` (including the failed ones) atomically."""
         name = f"part-{len(self._entries):06d}.{self.fmt}"
         final = self.parts / name

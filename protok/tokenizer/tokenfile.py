@@ -28,7 +28,9 @@ def format_of(path: str | os.PathLike[str]) -> str:
     suffix = Path(path).suffix.lower()
     fmt = {".fasta": "fasta", ".fa": "fasta", ".jsonl": "jsonl", ".parquet": "parquet"}.get(suffix)
     if fmt is None:
-        raise TokenFileError(f"{path}: unknown token file extension {suffix!r} (use .fasta, .jsonl or .parquet)")
+        raise TokenFileError(
+            f"{path}: unknown token file extension {suffix!r} (use .fasta, .jsonl or .parquet)"
+        )
     return fmt
 
 
@@ -55,7 +57,9 @@ def _arrow_table(records: Sequence[dict[str, Any]]) -> Any:
     return pa.table(cols, schema=schema)
 
 
-def write_records(path: str | os.PathLike[str], records: Sequence[dict[str, Any]], fmt: str, vocab: Vocabulary) -> None:
+def write_records(
+    path: str | os.PathLike[str], records: Sequence[dict[str, Any]], fmt: str, vocab: Vocabulary
+) -> None:
     """Write records to ``path`` in ``fmt`` (not atomic by itself; callers write to a temp name and rename)."""
     if fmt == "jsonl":
         with open(path, "w", encoding="utf-8") as fh:

@@ -12,7 +12,9 @@ def item(store):
     return store.item("16PK_A")
 
 
-@pytest.mark.parametrize("cls", [A.AminoAcidAdapter, A.DSSPAdapter, A.ThreeDiAdapter, A.RandomCodebookAdapter])
+@pytest.mark.parametrize(
+    "cls", [A.AminoAcidAdapter, A.DSSPAdapter, A.ThreeDiAdapter, A.RandomCodebookAdapter]
+)
 def test_builtin_adapters_contract(cls, item):
     ad = cls()
     assert isinstance(ad, A.TokenizerAdapter)

@@ -28,8 +28,14 @@ CFG = ProbeConfig(steps=60, lrs=(3e-3,), seeds=1, eval_every=20, max_len=64, hid
 def test_probe_learns_token_signal_and_not_noise(shuffle, lo, hi):
     rng = np.random.default_rng(0)
     codes = rng.standard_normal((6, 8)).astype(np.float32)
-    train, valid, test = _data(rng, 40, shuffle=shuffle), _data(rng, 10, shuffle=shuffle), _data(rng, 20, shuffle=shuffle)
-    model, val = train_probe(codes, train, valid, kind="binary", out_dim=1, score=_score, lr=3e-3, seed=0, cfg=CFG)
+    train, valid, test = (
+        _data(rng, 40, shuffle=shuffle),
+        _data(rng, 10, shuffle=shuffle),
+        _data(rng, 20, shuffle=shuffle),
+    )
+    model, val = train_probe(
+        codes, train, valid, kind="binary", out_dim=1, score=_score, lr=3e-3, seed=0, cfg=CFG
+    )
     assert lo <= _score(predict(model, test), test) <= hi
 
 
@@ -53,6 +59,16 @@ def test_protein_kind_pools():
     def acc(out, d):
         return float((np.stack(out).argmax(1) == np.asarray(d.targets)).mean())
 
-    model, val = train_probe(np.eye(4, dtype=np.float32), data, data, kind="protein", out_dim=2, score=acc, lr=3e-3, seed=0, cfg=CFG)
+    model, val = train_probe(
+        np.eye(4, dtype=np.float32),
+        data,
+        data,
+        kind="protein",
+        out_dim=2,
+        score=acc,
+        lr=3e-3,
+        seed=0,
+        cfg=CFG,
+    )
     assert val > 0.9
     assert predict(model, data)[0].shape == (2,)

@@ -30,14 +30,30 @@ def _tiny():
 def test_run_bench_tiny_then_cached(data_dir, tmp_path, monkeypatch):
     suite = _tiny()
     adapters = [build_adapter(n, n) for n in ("aa", "dssp", "3di")]
-    df = run_bench(adapters, suite, tmp_path / "out", data_dir=data_dir, cache_dir=tmp_path / "cache")
+    df = run_bench(adapters, suite, tmp_path / "out", data_dir=data_dir, cache_dir=tmp_path / "cache", workers=2)
     assert list(pd.read_csv(tmp_path / "out" / "results.csv").columns) == list(RESULT_COLUMNS)
-    for f in ("report.md", "utilisation.png", "robustness.png", "distinctiveness.png", "sensitivity.png", "run.json"):
+    for f in (
+        "report.md",
+        "utilisation.png",
+        "robustness.png",
+        "distinctiveness.png",
+        "sensitivity.png",
+        "run.json",
+    ):
         assert (tmp_path / "out" / f).stat().st_size > 0
     report = (tmp_path / "out" / "report.md").read_text()
     assert all(f"| {a.name} |" in report for a in adapters) and "**" in report
     got = set(df.task)
-    assert {"binding", "ss", "rsa_depth", "fold", "sensitivity", "distinctiveness", "efficiency", "robustness"} <= got
+    assert {
+        "binding",
+        "ss",
+        "rsa_depth",
+        "fold",
+        "sensitivity",
+        "distinctiveness",
+        "efficiency",
+        "robustness",
+    } <= got
     # probe rows carry seeds' std and test-split sizes; 3 seeds -> finite std
     ss = df[(df.task == "ss") & (df.metric == "ss8_macro_f1")]
     assert set(ss.split) == {"fold_test", "superfamily_test"} and np.isfinite(ss["std"]).all()
@@ -65,7 +81,7 @@ def test_run_bench_tiny_then_cached(data_dir, tmp_path, monkeypatch):
     df2 = run_bench(adapters, suite, tmp_path / "out2", data_dir=data_dir, cache_dir=tmp_path / "cache")
     a = df[df.task != "runtime"].reset_index(drop=True)
     b = df2[df2.task != "runtime"].reset_index(drop=True)
-    pd.testing.assert_frame_equal(a, b)  # deterministic re-scoring
+    pd.testing.assert_frame_equal(a, b)  # deterministic re-scoring; 2 worker processes == 1
 
 
 @pytest.mark.slow

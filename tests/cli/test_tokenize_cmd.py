@@ -52,12 +52,16 @@ def test_tokenize_jsonl_fields_and_failure_exit(model_dir, tmp_path):
     for name in ("1ubi.pdb", "2n0n_model1.pdb", "not_a_structure.pdb"):
         shutil.copy(STRUCTURES / name, folder / name)
     out = tmp_path / "t.jsonl"
-    res = _run("tokenize", str(folder), "-o", str(out), "--model", str(model_dir), "--workers", "0", "--no-progress")
+    res = _run(
+        "tokenize", str(folder), "-o", str(out), "--model", str(model_dir), "--workers", "0", "--no-progress"
+    )
     assert res.exit_code == 1
     last = res.stderr.strip().splitlines()[-1]
     assert "2 ok, 1 failed" in last and "t.errors.tsv" in last
     recs = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [list(r) for r in recs] == [["id", "source", "chain", "length", "sequence", "tokens", "residue_ids"]] * 2
+    assert [list(r) for r in recs] == [
+        ["id", "source", "chain", "length", "sequence", "tokens", "residue_ids"]
+    ] * 2
     by_id = {r["id"]: r for r in recs}
     assert by_id["1ubi"]["length"] == 76 and by_id["1ubi"]["source"] == str(folder / "1ubi.pdb")
     assert "9A" in by_id["2n0n_model1"]["residue_ids"]
@@ -66,7 +70,13 @@ def test_tokenize_jsonl_fields_and_failure_exit(model_dir, tmp_path):
 
 def test_tokenize_shard_and_chains_options(model_dir, tmp_path):
     out = tmp_path / "s.parquet"
-    args = [str(STRUCTURES / "3o21.pdb.gz"), str(STRUCTURES / "1ubi.pdb"), "--model", str(model_dir), "--no-progress"]
+    args = [
+        str(STRUCTURES / "3o21.pdb.gz"),
+        str(STRUCTURES / "1ubi.pdb"),
+        "--model",
+        str(model_dir),
+        "--no-progress",
+    ]
     res = _run("tokenize", *args, "--shard", "1/2", "--chains", "A", "-o", str(out))
     assert res.exit_code == 0, res.output
     import pyarrow.parquet as pq
@@ -115,7 +125,6 @@ def test_info_prints_card_and_special_ids(model_dir):
 
 
 @pytest.mark.ray
-@pytest.mark.slow
 def test_ray_engine_matches_local(model_dir, tmp_path):
     pytest.importorskip("ray")
     import ray

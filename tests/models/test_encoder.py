@@ -110,7 +110,7 @@ def test_encoder_invariant_to_rigid_motions(
     with torch.no_grad():
         ref = enc(g)
         scale = ref.abs().max()
-        for _ in range(20):
+        for _ in range(20 if lmax == 1 else 5):
             rot, t = random_rigid_motion(gen, dtype=dtype)
             err = (enc(_rotate_graph(g, rot, t)) - ref).abs().max()
             assert err <= atol * max(1.0, float(scale)), f"max error {float(err):.3g}"

@@ -33,8 +33,12 @@ def test_collect_inputs_dirs_globs_and_missing(mixed_folder):
     folder, good, bad = mixed_folder
     files = collect_inputs([folder])
     assert files == sorted(str(p) for p in good + bad)
-    assert collect_inputs([str(folder / "*.pdb")]) == sorted(str(p) for p in (good + bad) if p.parent == folder and p.suffix == ".pdb")
-    assert collect_inputs([str(folder / "**" / "*.gz")]) == sorted(str(p) for p in good if p.name.endswith(".gz"))
+    assert collect_inputs([str(folder / "*.pdb")]) == sorted(
+        str(p) for p in (good + bad) if p.parent == folder and p.suffix == ".pdb"
+    )
+    assert collect_inputs([str(folder / "**" / "*.gz")]) == sorted(
+        str(p) for p in good if p.name.endswith(".gz")
+    )
     with pytest.raises(InputNotFoundError):
         collect_inputs([folder / "nope.pdb"])
     with pytest.raises(InputNotFoundError):
@@ -78,7 +82,9 @@ def test_run_writes_every_good_chain_once_and_records_failures(mixed_folder, tok
         assert _got(out) == _expected(good)
         recs = list(read_records(out))
         assert set(recs[0]) == {"id", "source", "chain", "length", "sequence", "tokens", "residue_ids"}
-        assert all(len(r["tokens"]) == r["length"] == len(r["sequence"]) == len(r["residue_ids"]) for r in recs)
+        assert all(
+            len(r["tokens"]) == r["length"] == len(r["sequence"]) == len(r["residue_ids"]) for r in recs
+        )
     lines = errors_path_for(out).read_text().splitlines()
     assert lines[0] == "source\treason"
     assert sorted(line.split("\t")[0] for line in lines[1:]) == sorted(str(b) for b in bad)
@@ -116,7 +122,9 @@ def test_resume_drops_orphans_and_torn_manifest_lines(mixed_folder, tok, tmp_pat
     # a fresh run without --resume refuses to clobber the unfinished one
     with pytest.raises(FileExistsError):
         run_tokenize(tok, RunConfig(inputs=files, output=out, progress=False))
-    summary = run_tokenize(tok, RunConfig(inputs=files, output=out, resume=True, files_per_shard=3, progress=False))
+    summary = run_tokenize(
+        tok, RunConfig(inputs=files, output=out, resume=True, files_per_shard=3, progress=False)
+    )
     assert summary.done_before == 2
     assert _got(out) == _expected(good)
     assert summary.failed == 2
@@ -125,10 +133,14 @@ def test_resume_drops_orphans_and_torn_manifest_lines(mixed_folder, tok, tmp_pat
     assert again.done_before == len(files) and _got(out) == _expected(good)
 
 
-def test_process_pool_gives_same_records(mixed_folder, tok, tmp_path):
+@pytest.mark.slow
+def test_process_pool_gives_same_records(mixed_folder, tok, tmp_path, monkeypatch):
+    from protok.tokenizer import runner
+
     folder, good, bad = mixed_folder
     files = collect_inputs([folder])
     outs = []
+    monkeypatch.setattr(runner, "MIN_FILES_FOR_POOL", 1)
     for workers in (0, 2):
         out = tmp_path / f"w{workers}.jsonl"
         run_tokenize(tok, RunConfig(inputs=files, output=out, workers=workers, progress=False))
@@ -136,6 +148,7 @@ def test_process_pool_gives_same_records(mixed_folder, tok, tmp_path):
     assert outs[0] == outs[1]
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill(tmp_path, model_dir, mixed_folder_factory):
     """Kill a real `protok tokenize` run with SIGKILL midway, resume, and find every good chain exactly once."""
     folder, good, bad = mixed_folder_factory(tmp_path, copies=6)

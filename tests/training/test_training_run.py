@@ -107,8 +107,13 @@ def test_ddp_two_gloo_ranks_stay_identical(tiny_overrides: list[str], tmp_path: 
     import torch.multiprocessing as mp
 
     overrides = [*tiny_overrides, "run.total_steps=4", "run.val_every=0", "run.ckpt_every=2"]
-    mp.spawn(
-        _ddp_worker, args=(2, _free_port(), str(TINY_CONFIG), overrides, str(tmp_path)), nprocs=2, join=True
+    # fork: the children inherit the imported modules (spawn would re-import torch in each process)
+    mp.start_processes(
+        _ddp_worker,
+        args=(2, _free_port(), str(TINY_CONFIG), overrides, str(tmp_path)),
+        nprocs=2,
+        join=True,
+        start_method="fork",
     )
     r0 = load_file(str(tmp_path / "rank0.safetensors"))
     r1 = load_file(str(tmp_path / "rank1.safetensors"))
@@ -117,7 +122,6 @@ def test_ddp_two_gloo_ranks_stay_identical(tiny_overrides: list[str], tmp_path: 
         assert torch.equal(r0[k], r1[k]), f"{k} differs between ranks"
     cb = [k for k in r0 if "quantizer" in k]
     assert cb, "the model has quantizer state to compare"
-    # parameters moved from their initial values (training happened on both ranks)
     run = tmp_path / "run"
     state = json.loads((find_latest_checkpoint(run) / "trainer_state.json").read_text())
     assert state["world_size"] == 2 and state["step"] == 4

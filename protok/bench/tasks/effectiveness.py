@@ -279,7 +279,6 @@ def effectiveness(
     tokenizer: str,
     ligands: tuple[str, ...],
     tasks: tuple[str, ...] = EFFECTIVENESS_TASKS,
-    available: Callable[[str], bool] = lambda cid: True,
 ) -> list[Result]:
     """Train and score every probe task for one tokenizer.
 
@@ -297,11 +296,7 @@ def effectiveness(
     """
     results: list[Result] = []
     for name in tasks:
-        task = (
-            build_probe_task(name, ds, {c: t for c, t in tokens.items() if available(c)}, ligands)
-            if _has_tokens(name, ds, tokens)
-            else None
-        )
+        task = build_probe_task(name, ds, tokens, ligands) if _has_tokens(name, ds, tokens) else None
         if task is None:
             log.info("%s/%s: not applicable (no data or no tokens)", tokenizer, name)
             continue
