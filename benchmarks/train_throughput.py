@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -144,7 +145,7 @@ def main() -> None:
 
     report = {
         "benchmark": "train_throughput",
-        "command": "python benchmarks/train_throughput.py" + (" --quick" if args.quick else ""),
+        "command": " ".join(["python", "benchmarks/train_throughput.py", *sys.argv[1:]]),
         "preset": "small",
         "batch_size": args.batch_size,
         "crop": args.crop,

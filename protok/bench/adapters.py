@@ -375,7 +375,7 @@ def parse_tokenizer_specs(spec: str) -> list[tuple[str, str, str | None]]:
     ``name=path`` is a protok checkpoint unless ``name`` is a registered kind (then ``path`` is passed to
     that kind's factory); a bare word is a registered kind.
     """
-    out = []
+    out: list[tuple[str, str, str | None]] = []
     for part in (p.strip() for p in spec.split(",")):
         if not part:
             continue

@@ -78,6 +78,6 @@ class ArrayCache:
         arrays, meta = compute()
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = p.with_suffix(".tmp.npz")
-        np.savez(tmp, __meta__=np.array(json.dumps(meta)), **arrays)
+        np.savez(tmp, __meta__=np.array(json.dumps(meta)), **arrays)  # type: ignore[arg-type]
         tmp.replace(p)
         return arrays, meta

@@ -269,8 +269,8 @@ def read_bfactor_chains(
                 coords[res_idx[sel], k] = ch.coord[sel]
                 if name == "CA":
                     bf[res_idx[sel]] = ch.b_factor[sel]
-            mask = ~np.isnan(coords).any(-1)
-            keep = mask[:, :3].all(1) & ~np.isnan(bf)
+            mask = np.asarray(~np.isnan(coords).any(-1))
+            keep = np.asarray(mask[:, :3].all(1) & ~np.isnan(bf))
             if keep.sum() < min_len or np.nanstd(bf[keep]) == 0:
                 continue
             seq = "".join(_one_letter(r) for r in ch.res_name[starts])

@@ -126,7 +126,8 @@ class ProbeModel(nn.Module):
         """tokens (B, L) long with −1 for undefined/padding; mask (B, L) bool -> (B, L, out) or (B, out)."""
         t = torch.where(tokens < 0, torch.full_like(tokens, self.k), tokens)
         pos = torch.arange(tokens.shape[1], device=tokens.device)
-        x = self.drop(self.norm(self.table[t] + self.pos(pos)[None]))
+        table: Tensor = self.table  # type: ignore[assignment]
+        x = self.drop(self.norm(table[t] + self.pos(pos)[None]))
         if self.per_protein:
             m = mask.unsqueeze(-1).float()
             x = (x * m).sum(1) / m.sum(1).clamp(min=1)
@@ -191,7 +192,8 @@ def predict(model: ProbeModel, data: ProbeData, *, batch_size: int = 32) -> list
 
 
 def _optimizer(model: nn.Module, lr: float, cfg: ProbeConfig) -> torch.optim.Optimizer:
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue

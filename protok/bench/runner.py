@@ -3,6 +3,7 @@ perspective, write results.csv, report.md and plots."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -149,7 +150,7 @@ def run_bench(
             pert, _ = cache.get_or_compute(
                 "robust",
                 key,
-                lambda ad=ad, items=items: (robustness_tokens(ad, items, suite.noise_levels), {}),
+                functools.partial(_robust_compute, ad, items, suite.noise_levels),
             )
             ref = np.concatenate([tokens[c] for c in robust_ids])
             results += robustness(ref, pert, tokenizer=name, n_chains=len(items))
@@ -197,6 +198,10 @@ def run_bench(
         )
     )
     return df
+
+
+def _robust_compute(adapter, items, noise_levels) -> tuple[dict[str, np.ndarray], dict]:
+    return robustness_tokens(adapter, items, noise_levels), {}
 
 
 _PROBE_JOBS: list = []

@@ -98,6 +98,18 @@ def _as_chains(source: Any, chains: Sequence[str] | str | None, model: int | Non
     return items
 
 
+def _describe(source: Any) -> Any:
+    """A path stays a path; chains/complexes give their ``source``; anything else a short ``<type>`` label."""
+    if isinstance(source, (str, os.PathLike)):
+        return source
+    if isinstance(source, (ProteinChain, ProteinComplex)):
+        return source.source
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return "<bytes>"
+    name = getattr(source, "name", None)
+    return name if isinstance(name, str) else f"<{type(source).__name__}>"
+
+
 def _graph_k(model: torch.nn.Module) -> int:
     cfg = getattr(model, "config", None)
     for path in (("graph", "k"), ("k",), ("encoder", "k"), ("graph_k",)):
@@ -284,7 +296,7 @@ class Tokenizer:
         """
         per_source: list[list[Featurized]] = []
         for src in sources:
-            sid = entry_id(src if isinstance(src, (str, os.PathLike)) else getattr(src, "source", src))
+            sid = entry_id(_describe(src))
             per_source.append([self.featurize(c, sid) for c in _as_chains(src, chains, model)])
         flat = [f for fs in per_source for f in fs]
         results = iter(self.encode_featurized(flat))

@@ -15,22 +15,24 @@ def _tiny():
     return replace(
         get_suite("quick"),
         name="tiny",
-        n_scop=40,
-        n_binding=24,
-        n_flex_files=16,
+        n_scop=32,
+        n_binding=16,
+        n_flex_files=12,
         n_pairs=8,
         n_robust=3,
         n_recon=2,
         max_per_fold=6,
         max_len=250,
-        probe=ProbeConfig(steps=24, lrs=(3e-3, 1e-3), seeds=3, eval_every=8, max_len=250, hidden=64),
+        probe=ProbeConfig(steps=20, lrs=(3e-3, 1e-3), seeds=3, eval_every=10, max_len=250, hidden=64),
     )
 
 
 def test_run_bench_tiny_then_cached(data_dir, tmp_path, monkeypatch):
     suite = _tiny()
     adapters = [build_adapter(n, n) for n in ("aa", "dssp", "3di")]
-    df = run_bench(adapters, suite, tmp_path / "out", data_dir=data_dir, cache_dir=tmp_path / "cache", workers=2)
+    df = run_bench(
+        adapters, suite, tmp_path / "out", data_dir=data_dir, cache_dir=tmp_path / "cache", workers=2
+    )
     assert list(pd.read_csv(tmp_path / "out" / "results.csv").columns) == list(RESULT_COLUMNS)
     for f in (
         "report.md",

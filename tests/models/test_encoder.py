@@ -138,7 +138,7 @@ def test_mirror_image_changes_embeddings(small_encoder: Encoder, ubiquitin: Prot
     codes = z.mean(0) + z.std(0) * torch.randn(64, z.shape[1], generator=gen)
     tok, tok_m = torch.cdist(z, codes).argmin(1), torch.cdist(zm, codes).argmin(1)
     changed = float((tok != tok_m).float().mean())
-    assert changed > 0.3, f"only {changed:.1%} of tokens changed under mirroring"
+    assert changed > 0.5, f"only {changed:.1%} of tokens changed under mirroring"
 
 
 def test_batch_composition_does_not_change_output(small_encoder: Encoder, structures_dir: Path) -> None:

@@ -41,8 +41,12 @@ def test_same_tokens_from_path_bytes_atomarray_and_chain(tok):
 
     atoms = pdb.PDBFile.read(path).get_structure(model=1, extra_fields=["b_factor"])
     chain = read_structure(path).chains[0]
+    ids = []
     for src in (str(path), path.read_bytes(), gzip.compress(path.read_bytes()), atoms, chain):
-        np.testing.assert_array_equal(tok.encode(src)[0].tokens, ref)
+        r = tok.encode(src)[0]
+        np.testing.assert_array_equal(r.tokens, ref)
+        ids.append(r.id)
+    assert ids == ["1ubi", "<bytes>", "<bytes>", "<AtomArray>", "1ubi"]
 
 
 @pytest.fixture(scope="module")

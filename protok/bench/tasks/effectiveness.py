@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -50,7 +51,7 @@ class ProbeTask:
     kind: str
     out_dim: int
     parts: dict[str, ProbeData]  # train, valid, <test names>
-    select: Callable[[list[np.ndarray], ProbeData], float]
+    select: Callable[[list[np.ndarray], ProbeData], float]  # higher is better
     scores: Callable[[list[np.ndarray], ProbeData], dict[str, float]]
 
 
@@ -72,7 +73,7 @@ def _parts(
     ds: BenchDataset,
     family: str,
     tokens: Mapping[str, np.ndarray],
-    target: Callable[[str], np.ndarray | None],
+    target: Callable[[str], Any],
 ):
     split = ds.splits[family]
     out = {}
@@ -174,7 +175,9 @@ def build_probe_task(
             return None
         fidx = {f: i for i, f in enumerate(folds)}
         parts = _parts(ds, "scop", tokens, lambda c: fidx.get(ds.scop[c][0]) if c in ds.scop else None)
-        parts = {k: ProbeData(v.tokens, [np.int64(t) for t in v.targets]) for k, v in parts.items()}
+        parts = {
+            k: ProbeData(v.tokens, [np.asarray(t, np.int64) for t in v.targets]) for k, v in parts.items()
+        }
         parts = {k: v for k, v in parts.items() if len(v) or k in ("train", "valid")}
 
         def fold_scores(out, data):

@@ -43,19 +43,18 @@ def _metrics(pred: np.ndarray, item: BenchItem) -> dict[str, float]:
     from tmtools import tm_align
 
     ref = item.chain.coords
-    try:  # prefer the project's metrics when present
-        from protok.metrics import lddt_ca as p_lddt  # type: ignore[attr-defined]
-        from protok.metrics import rmsd as p_rmsd  # type: ignore[attr-defined]
-        from protok.metrics import tm_score as p_tm  # type: ignore[attr-defined]
+    try:  # prefer the project's metrics (protok.metrics) when present
+        from protok.metrics import backbone_rmsd, ca_rmsd, tm_score
+        from protok.metrics import lddt_ca as p_lddt
 
         return {
-            "ca_rmsd": float(p_rmsd(pred[:, 1], ref[:, 1])),
-            "backbone_rmsd": float(p_rmsd(pred.reshape(-1, 3), ref.reshape(-1, 3))),
-            "tm_score": float(p_tm(pred[:, 1], ref[:, 1])),
+            "ca_rmsd": float(ca_rmsd(pred, ref)),
+            "backbone_rmsd": float(backbone_rmsd(pred, ref)),
+            "tm_score": float(tm_score(pred[:, 1], ref[:, 1])),
             "lddt_ca": float(p_lddt(pred[:, 1], ref[:, 1])),
         }
-    except (ImportError, TypeError, ValueError) as exc:
-        log.debug("protok.metrics unavailable or incompatible (%s); using bench fallbacks", exc)
+    except ImportError as exc:
+        log.debug("protok.metrics unavailable (%s); using bench fallbacks", exc)
     seq = item.chain.sequence
     r = tm_align(
         np.ascontiguousarray(pred[:, 1], np.float64), np.ascontiguousarray(ref[:, 1], np.float64), seq, seq
