@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
-from protok.graph.features import backbone_dihedrals, edge_scalars, encode_sequence
+from protok.graph.features import backbone_dihedrals, edge_geometry, encode_sequence
 from protok.graph.frames import backbone_frames, normalize, virtual_cb
 from protok.graph.knn import DEFAULT_CHUNK_SIZE, knn_graph
 from protok.structures.chain import ProteinChain, ProteinComplex
@@ -145,8 +145,8 @@ def build_graph(
     edge_index = knn_graph(pos, k, mask=node_mask, chunk_size=chunk_size)
     atoms = torch.cat([coords, cb.unsqueeze(1)], dim=1)
     atom_ok = torch.cat([atom_mask, node_mask.unsqueeze(-1)], dim=1)
-    edge_s = edge_scalars(atoms, atom_ok, rot, residue_idx, chain_idx, edge_index)
     edge_vec = pos.index_select(0, edge_index[0]) - pos.index_select(0, edge_index[1])
+    edges = edge_geometry(atoms, atom_ok, rot, residue_idx, chain_idx, edge_index, edge_vec)
 
     seq = encode_sequence("".join(c.sequence for c in chains))
     b_factor = torch.from_numpy(a["bfac"].astype(_NP_DTYPES[dtype]))
@@ -158,7 +158,7 @@ def build_graph(
         node_s=node_s,
         node_v=node_v,
         edge_index=edge_index,
-        edge_s=edge_s,
+        **edges,
         edge_vec=edge_vec,
         residue_idx=residue_idx,
         chain_idx=chain_idx,

@@ -19,13 +19,21 @@ same chain     1      1.0 if i and j are in the same chain
 
 ``r`` is the position within the chain (``residue_idx``). Orientation and direction components along the
 local z axis change sign under a mirror reflection.
+
+Graphs do not store this ``(E, 223)`` matrix: :func:`edge_geometry` computes the compact raw fields
+:data:`EDGE_FIELDS` (``edge_dist`` (E, 9), ``edge_rot`` (E, 9), ``edge_dir`` (E, 3), ``edge_sep`` (E,))
+that ``build_graph`` stores, and :func:`expand_edge_scalars` / :func:`expand_edge_geometry` rebuild the
+matrix on demand (inside the encoder's forward, batched). The same-chain flag is
+``edge_sep != OTHER_CHAIN_BUCKET``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+from torch_geometric.data import Data
 
+from protok.errors import ConfigError
 from protok.graph.frames import normalize
 
 __all__ = [
@@ -42,6 +50,11 @@ __all__ = [
     "rbf",
     "dihedral",
     "backbone_dihedrals",
+    "EDGE_FIELDS",
+    "OTHER_CHAIN_BUCKET",
+    "edge_geometry",
+    "expand_edge_geometry",
+    "expand_edge_scalars",
     "edge_scalars",
 ]
 
@@ -73,6 +86,10 @@ NODE_S_DIM: int = 9
 NODE_V_DIM: int = 3
 _SEP_BUCKETS = 2 * MAX_SEPARATION + 2
 EDGE_S_DIM: int = len(RBF_ATOM_PAIRS) * RBF_COUNT + 9 + 3 + _SEP_BUCKETS + 1
+#: Separation bucket of edges between different chains (the last of the ``2 * MAX_SEPARATION + 2``).
+OTHER_CHAIN_BUCKET: int = _SEP_BUCKETS - 1
+#: Raw edge fields stored in the graph; :func:`expand_edge_scalars` expands them to ``edge_s``.
+EDGE_FIELDS: tuple[str, ...] = ("edge_dist", "edge_rot", "edge_dir", "edge_sep")
 
 _AA_LOOKUP = np.full(256, UNKNOWN_AA, dtype=np.int64)
 for _i, _a in enumerate(AA_ALPHABET):
@@ -198,15 +215,29 @@ def backbone_dihedrals(
     return out
 
 
-def edge_scalars(
+def _pair_ok(atom_ok: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor | None:
+    """(E, 9) bool: both atoms of each RBF pair exist; ``None`` when every atom of every residue exists."""
+    if bool(atom_ok.all()):
+        return None
+    ok_i = atom_ok.index_select(1, _PAIR_I.to(atom_ok.device))  # (N, 9): gather per node, then per edge
+    ok_j = atom_ok.index_select(1, _PAIR_J.to(atom_ok.device))
+    return ok_i.index_select(0, edge_index[1]) & ok_j.index_select(0, edge_index[0])
+
+
+def edge_geometry(
     atoms: torch.Tensor,
     atom_ok: torch.Tensor,
     rot: torch.Tensor,
     residue_idx: torch.Tensor,
     chain_idx: torch.Tensor,
     edge_index: torch.Tensor,
-) -> torch.Tensor:
-    """Invariant edge scalars for edges j -> i (layout in the module docstring).
+    edge_vec: torch.Tensor | None = None,
+) -> dict[str, torch.Tensor]:
+    """Compact raw edge geometry for edges j -> i, the fields :data:`EDGE_FIELDS` of the graph.
+
+    :func:`expand_edge_geometry` turns these into the ``(E, EDGE_S_DIM)`` edge scalars (layout in the
+    module docstring); storing the raw geometry instead of the expanded scalars keeps graphs 9x smaller
+    and ``build_graph`` fast.
 
     Parameters
     ----------
@@ -219,41 +250,124 @@ def edge_scalars(
     residue_idx, chain_idx : Tensor, shape=(N,), dtype=int64
     edge_index : Tensor, shape=(2, E), dtype=int64
         Row 0 = source j, row 1 = target i.
+    edge_vec : Tensor, shape=(E, 3), optional
+        ``CA_j - CA_i`` if already computed (saves one gather).
+
+    Returns
+    -------
+    dict[str, Tensor]
+        ``edge_dist`` (E, 9) distances of the :data:`RBF_ATOM_PAIRS` (Å; NaN where an atom of the pair is
+        missing), ``edge_rot`` (E, 9) ``R_i^T R_j`` row-major, ``edge_dir`` (E, 3) unit ``CA_j - CA_i`` in
+        frame i, ``edge_sep`` (E,) int64 separation bucket: ``clip(r_j - r_i, -32, 32) + 32`` within a
+        chain, :data:`OTHER_CHAIN_BUCKET` between chains.
+    """
+    j, i = edge_index[0], edge_index[1]
+    e = j.shape[0]
+    dev = atoms.device
+    pair_i = atoms.index_select(1, _PAIR_I.to(dev))  # (N, 9, 3): gather per node, then per edge
+    pair_j = atoms.index_select(1, _PAIR_J.to(dev))
+    dist = torch.linalg.vector_norm(pair_j.index_select(0, j) - pair_i.index_select(0, i), dim=-1)
+    pair_ok = _pair_ok(atom_ok, edge_index)
+    if pair_ok is not None:
+        dist.masked_fill_(~pair_ok, float("nan"))
+
+    if edge_vec is None:
+        edge_vec = atoms[:, 1].index_select(0, j) - atoms[:, 1].index_select(0, i)
+    rot_i_t = rot.index_select(0, i).transpose(1, 2)
+    edge_rot = torch.bmm(rot_i_t, rot.index_select(0, j)).reshape(e, 9)
+    edge_dir = torch.bmm(rot_i_t, normalize(edge_vec).unsqueeze(-1)).reshape(e, 3)
+
+    same = chain_idx.index_select(0, j) == chain_idx.index_select(0, i)
+    sep = residue_idx.index_select(0, j) - residue_idx.index_select(0, i)
+    sep = sep.clamp_(-MAX_SEPARATION, MAX_SEPARATION).add_(MAX_SEPARATION)
+    sep = torch.where(same, sep, OTHER_CHAIN_BUCKET)
+    return {"edge_dist": dist, "edge_rot": edge_rot, "edge_dir": edge_dir, "edge_sep": sep}
+
+
+def expand_edge_geometry(
+    edge_dist: torch.Tensor, edge_rot: torch.Tensor, edge_dir: torch.Tensor, edge_sep: torch.Tensor
+) -> torch.Tensor:
+    """The ``(E, EDGE_S_DIM)`` edge scalars (layout in the module docstring) from the raw edge geometry.
+
+    Vectorised (about ten kernels whatever E is), differentiable in ``edge_dist`` / ``edge_rot`` /
+    ``edge_dir``; runs on the device and in the float dtype of ``edge_dist``.
+
+    Parameters
+    ----------
+    edge_dist : Tensor, shape=(E, 9)
+        Pair distances, NaN where a pair's atom is missing (its RBFs are 0).
+    edge_rot : Tensor, shape=(E, 9) or (E, 3, 3)
+    edge_dir : Tensor, shape=(E, 3)
+    edge_sep : Tensor, shape=(E,), integer
+        Separation bucket in ``[0, OTHER_CHAIN_BUCKET]``.
 
     Returns
     -------
     Tensor, shape=(E, EDGE_S_DIM)
     """
-    j, i = edge_index[0], edge_index[1]
-    e = j.shape[0]
+    e = edge_dist.shape[0]
     n_rbf = len(RBF_ATOM_PAIRS) * RBF_COUNT
-    # One output buffer written block by block (no torch.cat, no int64 one-hot): this function is
-    # memory-bound, E x EDGE_S_DIM floats dominate the cost of build_graph.
-    out = atoms.new_empty(e, EDGE_S_DIM)
-    atoms_i = atoms.index_select(0, i)  # (E, 5, 3)
-    atoms_j = atoms.index_select(0, j)
-    dist = torch.linalg.vector_norm(
-        atoms_j.index_select(1, _PAIR_J) - atoms_i.index_select(1, _PAIR_I), dim=-1
-    )
+    # One output buffer written block by block (no torch.cat, no int64 one-hot).
+    out = edge_dist.new_empty(e, EDGE_S_DIM)
     dist_feat = out[:, :n_rbf].view(e, len(RBF_ATOM_PAIRS), RBF_COUNT)
-    rbf(dist, out=dist_feat)
-    pair_ok = atom_ok.index_select(0, i).index_select(1, _PAIR_I) & atom_ok.index_select(0, j).index_select(
-        1, _PAIR_J
-    )
-    if not bool(pair_ok.all()):
-        dist_feat.mul_(pair_ok.unsqueeze(-1))
-
-    rot_i_t = rot.index_select(0, i).transpose(1, 2)
-    out[:, n_rbf : n_rbf + 9] = torch.bmm(rot_i_t, rot.index_select(0, j)).reshape(e, 9)
-    ca_dir = normalize(atoms_j[:, 1] - atoms_i[:, 1]).unsqueeze(-1)
-    out[:, n_rbf + 9 : n_rbf + 12] = torch.bmm(rot_i_t, ca_dir).squeeze(-1)
-
-    same = chain_idx.index_select(0, j) == chain_idx.index_select(0, i)
-    sep = residue_idx.index_select(0, j) - residue_idx.index_select(0, i)
-    sep = sep.clamp_(-MAX_SEPARATION, MAX_SEPARATION).add_(MAX_SEPARATION)
-    sep = torch.where(same, sep, _SEP_BUCKETS - 1)
+    rbf(edge_dist, out=dist_feat)
+    dist_feat.nan_to_num_(nan=0.0)  # missing atom pairs (NaN distance) -> all-zero RBFs
+    out[:, n_rbf : n_rbf + 9] = edge_rot.reshape(e, 9)
+    out[:, n_rbf + 9 : n_rbf + 12] = edge_dir.reshape(e, 3)
+    sep = edge_sep.reshape(e, 1).long()
     sep_feat = out[:, n_rbf + 12 : n_rbf + 12 + _SEP_BUCKETS]
     sep_feat.zero_()
-    sep_feat.scatter_(1, sep.unsqueeze(-1), 1.0)
-    out[:, -1] = same
+    sep_feat.scatter_(1, sep, 1.0)
+    out[:, -1] = sep[:, 0] != OTHER_CHAIN_BUCKET
     return out
+
+
+def expand_edge_scalars(data: Data) -> torch.Tensor:
+    """The ``(E, EDGE_S_DIM)`` edge scalars of a graph or batch (computed on demand, not stored).
+
+    Graphs from :func:`~protok.graph.build_graph` carry the compact fields :data:`EDGE_FIELDS`; this
+    expands them (batched: call it on a ``Batch``). An old-style graph that still stores ``edge_s`` gets
+    that tensor back unchanged.
+
+    Parameters
+    ----------
+    data : torch_geometric.data.Data or Batch
+
+    Returns
+    -------
+    Tensor, shape=(E, EDGE_S_DIM)
+
+    Raises
+    ------
+    ConfigError
+        If the graph has neither ``edge_s`` nor all of :data:`EDGE_FIELDS`.
+    """
+    edge_s = getattr(data, "edge_s", None)
+    if edge_s is not None:
+        return edge_s
+    missing = [name for name in EDGE_FIELDS if getattr(data, name, None) is None]
+    if missing:
+        raise ConfigError(
+            f"graph has no edge_s and lacks the edge geometry fields {missing}; build it with "
+            "protok.graph.build_graph"
+        )
+    return expand_edge_geometry(data.edge_dist, data.edge_rot, data.edge_dir, data.edge_sep)
+
+
+def edge_scalars(
+    atoms: torch.Tensor,
+    atom_ok: torch.Tensor,
+    rot: torch.Tensor,
+    residue_idx: torch.Tensor,
+    chain_idx: torch.Tensor,
+    edge_index: torch.Tensor,
+) -> torch.Tensor:
+    """Invariant edge scalars for edges j -> i (layout in the module docstring).
+
+    ``expand_edge_geometry(**edge_geometry(...))``; parameters as in :func:`edge_geometry`.
+
+    Returns
+    -------
+    Tensor, shape=(E, EDGE_S_DIM)
+    """
+    return expand_edge_geometry(**edge_geometry(atoms, atom_ok, rot, residue_idx, chain_idx, edge_index))
