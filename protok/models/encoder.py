@@ -47,6 +47,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from protok.errors import ConfigError
+from protok.graph.features import expand_edge_scalars
 
 __all__ = ["Encoder", "EncoderConfig", "ENCODER_PRESETS"]
 
@@ -329,8 +330,10 @@ class Encoder(nn.Module):
         ----------
         data : torch_geometric.data.Data or Batch
             Needs ``node_s`` (N, node_s_dim), ``node_v`` (N, node_v_dim, 3), ``node_mask`` (N,) bool,
-            ``edge_index`` (2, E) (row 0 source j, row 1 target i), ``edge_s`` (E, edge_s_dim),
-            ``edge_vec`` (E, 3).
+            ``edge_index`` (2, E) (row 0 source j, row 1 target i), ``edge_vec`` (E, 3), and the raw edge
+            geometry ``edge_dist, edge_rot, edge_dir, edge_sep`` of :func:`protok.graph.build_graph`,
+            expanded here to ``edge_s`` (E, edge_s_dim) by :func:`protok.graph.expand_edge_scalars`
+            (an old-style graph that stores ``edge_s`` itself is used as is).
 
         Returns
         -------
@@ -343,10 +346,11 @@ class Encoder(nn.Module):
         node_s = torch.where(mask[:, None], data.node_s.to(dtype), 0.0)
         node_v = torch.where(mask[:, None, None], data.node_v.to(dtype), 0.0)
         n = node_s.shape[0]
-        self._check(data, node_s, node_v)
+        edge_s = expand_edge_scalars(data)  # stored raw edge geometry -> (E, edge_s_dim), batched
+        self._check(node_s, node_v, edge_s)
 
         src, dst = data.edge_index[0], data.edge_index[1]
-        edge_s, edge_vec = data.edge_s.to(dtype), data.edge_vec.to(dtype)
+        edge_s, edge_vec = edge_s.to(dtype), data.edge_vec.to(dtype)
         keep = mask[src] & mask[dst]
         if not bool(keep.all()):  # the graph promises this; enforce it so masked rows stay isolated
             src, dst, edge_s, edge_vec = src[keep], dst[keep], edge_s[keep], edge_vec[keep]
@@ -359,16 +363,16 @@ class Encoder(nn.Module):
             h = layer(h, sh, edge_emb, src, table)
         return self.readout(torch.cat([self._invariants(h), node_s], dim=-1))
 
-    def _check(self, data: Data, node_s: Tensor, node_v: Tensor) -> None:
+    def _check(self, node_s: Tensor, node_v: Tensor, edge_s: Tensor) -> None:
         cfg = self.config
         if node_s.shape[-1] != cfg.node_s_dim or node_v.shape[1:] != (cfg.node_v_dim, 3):
             raise ConfigError(
                 f"Encoder: graph features node_s {tuple(node_s.shape)}, node_v {tuple(node_v.shape)} do not "
                 f"match the config (node_s_dim={cfg.node_s_dim}, node_v_dim={cfg.node_v_dim})",
             )
-        if data.edge_s.shape[-1] != cfg.edge_s_dim:
+        if edge_s.shape[-1] != cfg.edge_s_dim:
             raise ConfigError(
-                f"Encoder: graph edge_s has {data.edge_s.shape[-1]} features, config edge_s_dim={cfg.edge_s_dim}",
+                f"Encoder: graph edge_s has {edge_s.shape[-1]} features, config edge_s_dim={cfg.edge_s_dim}",
             )
 
     def extra_repr(self) -> str:
