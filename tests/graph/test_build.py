@@ -18,6 +18,7 @@ from protok.graph import (
     RBF_COUNT,
     build_graph,
 )
+from protok.graph import expand_edge_scalars as edge_s
 from protok.structures import ProteinChain, ProteinComplex
 from protok.testing import (
     apply_rigid,
@@ -66,8 +67,8 @@ def test_contract_fields_shapes_dtypes(chain300):
         assert t.shape == (n, *shape), name
         assert t.dtype == dtype, name
     assert g.edge_index.shape == (2, n * 16) and g.edge_index.dtype == torch.int64
-    assert g.edge_s.shape == (n * 16, EDGE_S_DIM) and g.edge_vec.shape == (n * 16, 3)
-    assert torch.isfinite(g.edge_s).all() and torch.isfinite(g.node_s).all()
+    assert edge_s(g).shape == (n * 16, EDGE_S_DIM) and g.edge_vec.shape == (n * 16, 3)
+    assert torch.isfinite(edge_s(g)).all() and torch.isfinite(g.node_s).all()
     assert torch.equal(g.residue_idx, torch.arange(n)) and (g.chain_idx == 0).all()
     assert torch.allclose(g.pos, torch.from_numpy(chain300.ca.copy()))
     assert "".join("ACDEFGHIKLMNPQRSTVWYX"[i] for i in g.seq) == chain300.sequence
@@ -78,11 +79,11 @@ def test_contract_fields_shapes_dtypes(chain300):
     assert torch.allclose(g.edge_vec, g.pos[j] - g.pos[i])
     # RBF of CA-CA matches the true distance; sequence-separation one-hot is consistent
     d = (g.pos[j] - g.pos[i]).norm(dim=-1)
-    peak = g.edge_s[:, :RBF_COUNT].argmax(1).float() * (20.0 / (RBF_COUNT - 1))
+    peak = edge_s(g)[:, :RBF_COUNT].argmax(1).float() * (20.0 / (RBF_COUNT - 1))
     assert ((peak - d.clamp(max=20)).abs() <= 20.0 / (RBF_COUNT - 1) / 2 + 1e-4).all()
-    sep = g.edge_s[:, SEP].argmax(1) - MAX_SEPARATION
+    sep = edge_s(g)[:, SEP].argmax(1) - MAX_SEPARATION
     assert torch.equal(sep, (j - i).clamp(-MAX_SEPARATION, MAX_SEPARATION))
-    assert (g.edge_s[:, SAME] == 1).all()
+    assert (edge_s(g)[:, SAME] == 1).all()
 
 
 def test_missing_atoms_keep_residue_without_edges(chain300):
@@ -103,7 +104,7 @@ def test_missing_atoms_keep_residue_without_edges(chain300):
     # every RBF block involving O of residue 9 is zero on its edges, the others are not all zero
     o_pairs = [p for p, (a, b) in enumerate(RBF_ATOM_PAIRS) if "O" in (a, b)]
     for p, (a, b) in enumerate(RBF_ATOM_PAIRS):
-        block = g.edge_s[:, p * RBF_COUNT : (p + 1) * RBF_COUNT]
+        block = edge_s(g)[:, p * RBF_COUNT : (p + 1) * RBF_COUNT]
         sel = (g.edge_index[1] == 9) if a == "O" else (g.edge_index[0] == 9) if b == "O" else None
         if sel is not None:
             assert (block[sel] == 0).all()
@@ -125,11 +126,11 @@ def test_multichain_complex(promod3):
     j, i = g.edge_index
     inter = g.chain_idx[j] != g.chain_idx[i]
     assert inter.any()  # the chains touch
-    assert (g.edge_s[inter, SAME] == 0).all() and (g.edge_s[~inter, SAME] == 1).all()
-    assert (g.edge_s[inter, SEP].argmax(1) == 2 * MAX_SEPARATION + 1).all()
+    assert (edge_s(g)[inter, SAME] == 0).all() and (edge_s(g)[~inter, SAME] == 1).all()
+    assert (edge_s(g)[inter, SEP].argmax(1) == 2 * MAX_SEPARATION + 1).all()
     # a complex and the plain sequence of its chains give the same graph
     g2 = build_graph([a, b], k=16)
-    for key in ("edge_index", "edge_s", "node_s", "chain_break"):
+    for key in ("edge_index", "edge_dist", "edge_rot", "edge_dir", "edge_sep", "node_s", "chain_break"):
         assert torch.equal(g[key], g2[key])
 
 
@@ -144,12 +145,12 @@ def test_batching(promod3, chain300):
     assert torch.equal(batch.chain_idx[n1:], g2.chain_idx)
     assert torch.equal(batch.batch, torch.tensor([0] * n1 + [1] * g2.num_nodes))
     back = batch.get_example(1)
-    assert torch.equal(back.edge_index, g2.edge_index) and torch.equal(back.edge_s, g2.edge_s)
+    assert torch.equal(back.edge_index, g2.edge_index) and torch.equal(edge_s(back), edge_s(g2))
 
 
 def test_empty_and_bad_inputs(chain300):
     g = build_graph([])
-    assert g.num_nodes == 0 and g.edge_index.shape == (2, 0) and g.edge_s.shape == (0, EDGE_S_DIM)
+    assert g.num_nodes == 0 and g.edge_index.shape == (2, 0) and edge_s(g).shape == (0, EDGE_S_DIM)
     with pytest.raises(TypeError):
         build_graph(chain300.coords)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
@@ -162,14 +163,14 @@ def test_empty_and_bad_inputs(chain300):
     assert build_graph(tiny).edge_index.shape == (2, 0)
 
 
-INVARIANT = ("node_s", "edge_s", "edge_index", "node_mask", "seq", "chain_break", "residue_idx", "chain_idx")
+INVARIANT = ("node_s", "edge_index", "node_mask", "seq", "chain_break", "residue_idx", "chain_idx")
 
 
 @pytest.mark.parametrize("dtype,atol", [(torch.float32, 2e-3), (torch.float64, 2e-4)])
 def test_invariant_under_rigid_motions(helix_chain, dtype, atol):
     def features(c):
         g = build_graph(c, k=16, dtype=dtype)
-        return {key: g[key] for key in INVARIANT}
+        return {"edge_s": edge_s(g), **{key: g[key] for key in INVARIANT}}
 
     # float64 tolerance is limited only by the float32 storage of ProteinChain coordinates
     assert_invariant(features, helix_chain, n=8, atol=atol, rtol=0)
@@ -194,18 +195,18 @@ def test_mirror_changes_chiral_features(helix_chain):
     # distances (hence the kNN graph and N/CA/C/O RBFs) are unchanged by a mirror ...
     assert torch.equal(g.edge_index, m.edge_index)
     ca_block = slice(0, RBF_COUNT)
-    assert torch.allclose(g.edge_s[:, ca_block], m.edge_s[:, ca_block], atol=1e-5)
+    assert torch.allclose(edge_s(g)[:, ca_block], edge_s(m)[:, ca_block], atol=1e-5)
     # ... but dihedral sines flip sign, cosines stay
     assert torch.allclose(m.node_s[:, [0, 2, 4]], -g.node_s[:, [0, 2, 4]], atol=1e-5)
     assert torch.allclose(m.node_s[:, [1, 3, 5]], g.node_s[:, [1, 3, 5]], atol=1e-5)
     # the relative orientation and direction change where they involve the local z axis
-    diff_orient = (m.edge_s[:, ORIENT] - g.edge_s[:, ORIENT]).abs().max()
-    diff_dir = (m.edge_s[:, DIRECTION] - g.edge_s[:, DIRECTION]).abs().max()
+    diff_orient = (edge_s(m)[:, ORIENT] - edge_s(g)[:, ORIENT]).abs().max()
+    diff_dir = (edge_s(m)[:, DIRECTION] - edge_s(g)[:, DIRECTION]).abs().max()
     assert diff_orient > 0.5 and diff_dir > 0.5
-    assert torch.allclose(m.edge_s[:, DIRECTION][:, 2], -g.edge_s[:, DIRECTION][:, 2], atol=1e-5)
+    assert torch.allclose(edge_s(m)[:, DIRECTION][:, 2], -edge_s(g)[:, DIRECTION][:, 2], atol=1e-5)
     # virtual CB is an L-amino-acid CB: CB-CB distances change under a mirror
     cb_block = slice(RBF_COUNT, 2 * RBF_COUNT)
-    assert (m.edge_s[:, cb_block] - g.edge_s[:, cb_block]).abs().max() > 0.1
+    assert (edge_s(m)[:, cb_block] - edge_s(g)[:, cb_block]).abs().max() > 0.1
     # the helix is right-handed: mean sin(phi) < 0 in the original, > 0 in the mirror image
     assert g.node_s[:, 0].mean() < -0.3 and m.node_s[:, 0].mean() > 0.3
 
@@ -215,7 +216,7 @@ def test_rigid_motion_keeps_masked_residues_masked(chain300):
     rot, t = random_rigid_motion(7)
     g, h = build_graph(c), build_graph(apply_rigid(c, rot, t))
     assert torch.equal(g.node_mask, h.node_mask) and torch.equal(g.edge_index, h.edge_index)
-    assert torch.allclose(g.edge_s, h.edge_s, atol=2e-3)
+    assert torch.allclose(edge_s(g), edge_s(h), atol=2e-3)
 
 
 STRUCTURES = Path(__file__).resolve().parents[2] / "structures"
@@ -244,7 +245,7 @@ def test_real_files_in_structures(path):
     assert g.node_mask.numpy().tolist() == complete.tolist()
     n_valid = int(complete.sum())
     assert g.num_edges == n_valid * min(16, n_valid - 1)
-    assert torch.isfinite(g.edge_s).all() and torch.isfinite(g.node_s).all()
+    assert torch.isfinite(edge_s(g)).all() and torch.isfinite(g.node_s).all()
     breaks = np.concatenate([c.chain_breaks for c in cx.chains])
     starts = np.cumsum([len(c) for c in cx.chains])[:-1]
     breaks[starts] = True

@@ -25,7 +25,7 @@ from protok.graph import (
     expand_edge_geometry,
     expand_edge_scalars,
 )
-from protok.structures import ProteinChain, ProteinComplex
+from protok.structures import ProteinChain
 
 # ----------------------------------------------------------------------------------------------------------
 # Frozen reference: protok/graph/{frames,knn,features,build}.py at 2cb81ec, reduced to what feeds the encoder.
@@ -164,7 +164,12 @@ def _assert_same_encoder_inputs(chains: list[ProteinChain], k: int = 16) -> Data
     edge_s = expand_edge_scalars(g)
     assert edge_s.shape == ref["edge_s"].shape == (g.num_edges, EDGE_S_DIM)
     assert edge_s.dtype == torch.float32
-    for name, got in (("edge_s", edge_s), ("node_s", g.node_s), ("node_v", g.node_v), ("edge_vec", g.edge_vec)):
+    for name, got in (
+        ("edge_s", edge_s),
+        ("node_s", g.node_s),
+        ("node_v", g.node_v),
+        ("edge_vec", g.edge_vec),
+    ):
         diff = (got - ref[name]).abs().max().item() if got.numel() else 0.0
         assert diff <= 1e-6, f"{name}: max abs diff {diff:.3g}"
     return g
@@ -209,7 +214,9 @@ def test_expand_on_batch_matches_per_graph(promod3, chain300):
     batch = Batch.from_data_list([g1, g2])
     for name in EDGE_FIELDS:  # edge fields are concatenated, never shifted like *index* fields
         assert torch.equal(getattr(batch, name), torch.cat([getattr(g1, name), getattr(g2, name)]))
-    assert torch.equal(expand_edge_scalars(batch), torch.cat([expand_edge_scalars(g1), expand_edge_scalars(g2)]))
+    assert torch.equal(
+        expand_edge_scalars(batch), torch.cat([expand_edge_scalars(g1), expand_edge_scalars(g2)])
+    )
 
 
 def test_old_style_graph_keeps_its_edge_s(chain300):
@@ -233,7 +240,9 @@ def test_expand_float64_and_empty():
     assert empty.shape == (0, EDGE_S_DIM)
 
 
-@pytest.mark.parametrize("n_res, missing", [(1, {}), (2, {1: [0]}), (3, {0: [1], 1: [1], 2: [1]}), (1, {0: [3]})])
+@pytest.mark.parametrize(
+    "n_res, missing", [(1, {}), (2, {1: [0]}), (3, {0: [1], 1: [1], 2: [1]}), (1, {0: [3]})]
+)
 def test_graph_without_edges(chain300, n_res, missing):
     """Chains too small (or too incomplete) for any edge give an empty, well-formed graph."""
     c = _with_missing(chain300.slice(0, n_res), missing)

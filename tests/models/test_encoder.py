@@ -13,7 +13,7 @@ from e3nn import o3
 from torch_geometric.data import Batch, Data
 
 from protok.errors import ConfigError
-from protok.graph import EDGE_S_DIM, NODE_S_DIM, build_graph
+from protok.graph import EDGE_FIELDS, EDGE_S_DIM, NODE_S_DIM, build_graph, expand_edge_scalars
 from protok.models.encoder import ENCODER_PRESETS, Encoder, EncoderConfig
 from protok.structures import ProteinChain, read_chain, read_structure
 from protok.testing import assert_invariant, mirror, random_rigid_motion
@@ -192,12 +192,24 @@ def test_edges_touching_masked_nodes_are_ignored(ubiquitin: ProteinChain) -> Non
     torch.testing.assert_close(z2[others], z[others], atol=0, rtol=0)
 
 
+def test_old_style_graph_with_stored_edge_s_gives_same_output(ubiquitin: ProteinChain) -> None:
+    """A graph that stores the expanded ``edge_s`` (the pre-compact format) encodes identically."""
+    g = build_graph(ubiquitin)
+    old = g.clone()
+    old.edge_s = expand_edge_scalars(g)
+    for name in EDGE_FIELDS:
+        del old[name]
+    enc = _encoder(TINY)
+    with torch.no_grad():
+        torch.testing.assert_close(enc(old), enc(g), atol=0, rtol=0)
+
+
 def test_graph_without_edges(ubiquitin: ProteinChain) -> None:
     """Residues with no neighbours (a one-residue chain) still get a finite vector."""
     g = build_graph(ubiquitin)
     g.edge_index = g.edge_index[:, :0]
-    g.edge_s = g.edge_s[:0]
-    g.edge_vec = g.edge_vec[:0]
+    for name in (*EDGE_FIELDS, "edge_vec"):
+        g[name] = g[name][:0]
     with torch.no_grad():
         z = _encoder(TINY)(g)
     assert z.shape == (g.num_nodes, TINY.out_dim) and torch.isfinite(z).all()
