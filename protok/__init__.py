@@ -37,7 +37,25 @@ _LAZY: dict[str, str] = {
     "train": "protok.training",
 }
 
-__all__ = ["__version__", *_LAZY]
+__all__ = [
+    "__version__",
+    "load",
+    "Tokenizer",
+    "TokenizedChain",
+    "Vocabulary",
+    "read_structure",
+    "read_chain",
+    "write_structure",
+    "ProteinChain",
+    "ProteinComplex",
+    "build_graph",
+    "ProtokModel",
+    "ModelConfig",
+    "load_model",
+    "save_model",
+    "train",
+]
+assert set(__all__) == {"__version__", *_LAZY}
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from protok.graph import build_graph

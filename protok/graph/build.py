@@ -100,19 +100,21 @@ def build_graph(
     Returns
     -------
     torch_geometric.data.Data
-        Fields ``pos, frame_rot, cb, node_mask, node_s, node_v, edge_index, edge_s, edge_vec,
-        residue_idx, chain_idx, chain_break, seq, coords, atom_mask, b_factor`` (shapes and meaning in
-        ``docs/architecture.md``). Batch several with ``torch_geometric.data.Batch.from_data_list``.
+        Fields ``pos, frame_rot, cb, node_mask, node_s, node_v, edge_index, edge_dist, edge_rot,
+        edge_dir, edge_sep, edge_vec, residue_idx, chain_idx, chain_break, seq, coords, atom_mask,
+        b_factor`` (shapes and meaning in ``docs/architecture.md``). The ``(E, EDGE_S_DIM)`` edge scalars
+        are not stored: :func:`~protok.graph.expand_edge_scalars` computes them from the ``edge_*``
+        geometry. Batch several with ``torch_geometric.data.Batch.from_data_list``.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from protok.graph import EDGE_S_DIM
+    >>> from protok.graph import EDGE_S_DIM, expand_edge_scalars
     >>> from protok.structures import ProteinChain
     >>> xyz = np.random.default_rng(0).normal(size=(30, 4, 3)).astype(np.float32) * 5
     >>> g = build_graph(ProteinChain(coords=xyz, atom_mask=np.ones((30, 4), bool), sequence="A" * 30))
-    >>> g.edge_index.shape, g.edge_s.shape[1] == EDGE_S_DIM
-    (torch.Size([2, 480]), True)
+    >>> g.edge_index.shape, g.edge_dist.shape, expand_edge_scalars(g).shape[1] == EDGE_S_DIM
+    (torch.Size([2, 480]), torch.Size([480, 9]), True)
     """
     if dtype not in _NP_DTYPES:
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")

@@ -196,22 +196,25 @@ def backbone_dihedrals(
         return out
     bonded = ~chain_break[1:] & atom_mask[:-1, 2] & atom_mask[1:, 0]  # i -> i+1, shape (n-1,)
     N, CA, C = coords[:, 0], coords[:, 1], coords[:, 2]
-    phi = dihedral(C[:-1], N[1:], CA[1:], C[1:])  # for residues 1..n-1
-    psi = dihedral(N[:-1], CA[:-1], C[:-1], N[1:])  # for residues 0..n-2
-    omega = dihedral(CA[:-1], C[:-1], N[1:], CA[1:])  # for residues 0..n-2
-    ok_phi = bonded & atom_mask[1:, 1] & atom_mask[1:, 2]
-    ok_psi = bonded & atom_mask[:-1, 1] & atom_mask[:-1, 0]
-    ok_omega = bonded & atom_mask[:-1, 1] & atom_mask[1:, 1]
-    f_phi, f_psi, f_omega = (ok.to(coords.dtype) for ok in (ok_phi, ok_psi, ok_omega))
-    out[1:, 0] = torch.sin(phi) * f_phi
-    out[1:, 1] = torch.cos(phi) * f_phi
-    out[:-1, 2] = torch.sin(psi) * f_psi
-    out[:-1, 3] = torch.cos(psi) * f_psi
-    out[:-1, 4] = torch.sin(omega) * f_omega
-    out[:-1, 5] = torch.cos(omega) * f_omega
-    out[1:, 6] = f_phi
-    out[:-1, 7] = f_psi
-    out[:-1, 8] = f_omega
+    # phi for residues 1..n-1; psi and omega for residues 0..n-2: one batched call, shape (3, n-1)
+    angles = dihedral(
+        torch.stack([C[:-1], N[:-1], CA[:-1]]),
+        torch.stack([N[1:], CA[:-1], C[:-1]]),
+        torch.stack([CA[1:], C[:-1], N[1:]]),
+        torch.stack([C[1:], N[1:], CA[1:]]),
+    )
+    ok = torch.stack(
+        [
+            bonded & atom_mask[1:, 1] & atom_mask[1:, 2],
+            bonded & atom_mask[:-1, 1] & atom_mask[:-1, 0],
+            bonded & atom_mask[:-1, 1] & atom_mask[1:, 1],
+        ]
+    ).to(coords.dtype)
+    sin_cos = torch.stack([torch.sin(angles) * ok, torch.cos(angles) * ok], dim=-1)  # (3, n-1, 2)
+    out[1:, 0:2] = sin_cos[0]
+    out[:-1, 2:6] = sin_cos[1:].transpose(0, 1).reshape(n - 1, 4)
+    out[1:, 6] = ok[0]
+    out[:-1, 7:9] = ok[1:].T
     return out
 
 

@@ -27,14 +27,13 @@ def _knn_one(pos: torch.Tensor, k: int, chunk_size: int) -> tuple[torch.Tensor, 
     sources, targets = [], []
     for start in range(0, n, chunk_size):
         stop = min(start + chunk_size, n)
-        rows = torch.arange(start, stop, device=pos.device)
         # Exact pairwise differences (no |a|^2 + |b|^2 - 2ab cancellation); shape (chunk, n).
         d = torch.cdist(pos[start:stop], pos, compute_mode="donot_use_mm_for_euclid_dist")
-        d[rows - start, rows] = float("inf")
+        d.diagonal(offset=start).fill_(float("inf"))  # self distances: (r, start + r)
         nbr = d.topk(kk, dim=1, largest=False, sorted=True).indices
         sources.append(nbr.reshape(-1))
-        targets.append(rows.repeat_interleave(kk))
-    return torch.cat(sources), torch.cat(targets)
+    targets = torch.arange(n, device=pos.device).repeat_interleave(kk)
+    return (sources[0] if len(sources) == 1 else torch.cat(sources)), targets
 
 
 def knn_graph(
@@ -99,6 +98,9 @@ def knn_graph(
         counts = torch.unique_consecutive(vb[order], return_counts=True)[1]
         groups = list(torch.split(valid_idx[order], counts.tolist()))
 
+    if len(groups) == 1 and valid_idx.shape[0] == n:  # common case: one graph, every point valid
+        src, dst = _knn_one(pos, k, chunk_size)
+        return torch.stack([src, dst])
     src_all, dst_all = [], []
     for g in groups:
         src, dst = _knn_one(pos[g], k, chunk_size)

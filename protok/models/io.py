@@ -100,10 +100,24 @@ def save_model(model: ProtokModel, directory: str | os.PathLike, card: dict | No
     return folder
 
 
+def _follow_training_run(path: Path) -> Path:
+    """A training run folder or its ``checkpoints/`` folder -> the checkpoint its ``latest.json`` names."""
+    if (path / WEIGHTS_NAME).is_file():
+        return path
+    for pointer in (path / "latest.json", path / "checkpoints" / "latest.json"):
+        if pointer.is_file():
+            try:
+                target = pointer.parent / str(json.loads(pointer.read_text())["path"])
+            except (ValueError, KeyError, TypeError) as e:
+                raise CheckpointError(f"{pointer}: unreadable checkpoint pointer ({e})") from None
+            return target
+    return path
+
+
 def _resolve(name_or_path: str | os.PathLike) -> Path:
     path = Path(name_or_path)
     if path.is_dir():
-        return path
+        return _follow_training_run(path)
     if path.exists():
         raise CheckpointError(
             f"{path}: not a model folder (expected a folder with {CONFIG_NAME} and {WEIGHTS_NAME})"

@@ -25,11 +25,11 @@ WEIGHTS_DIR: Path = Path(__file__).resolve().parent / "weights"
 
 #: Frozen name -> folder name under :data:`WEIGHTS_DIR`.
 MODEL_REGISTRY: dict[str, str] = {
-    "protok-provq-small-v1": "protok-provq-small-v1",
+    "protok-provq-small-v0": "protok-provq-small-v0",
 }
 
 #: The model used when none is named.
-DEFAULT_MODEL: str = "protok-provq-small-v1"
+DEFAULT_MODEL: str = "protok-provq-small-v0"
 
 
 def list_models() -> list[str]:
@@ -52,7 +52,7 @@ def resolve_model(name: str) -> Path:
     Parameters
     ----------
     name : str
-        A registered name, e.g. ``"protok-provq-small-v1"``.
+        A registered name, e.g. ``"protok-provq-small-v0"``.
 
     Returns
     -------

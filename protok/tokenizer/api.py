@@ -430,7 +430,7 @@ def load(
     Parameters
     ----------
     name_or_path : str or path, optional
-        A registry name such as ``"protok-provq-small-v1"`` or a folder with ``config.json`` and
+        A registry name such as ``"protok-provq-small-v0"`` or a folder with ``config.json`` and
         ``model.safetensors``.
     device : str or torch.device
     batch_size : int
@@ -446,6 +446,6 @@ def load(
     if name_or_path is None:
         from protok.models import registry
 
-        name_or_path = getattr(registry, "DEFAULT_MODEL", None) or "protok-provq-small-v1"
+        name_or_path = getattr(registry, "DEFAULT_MODEL", None) or "protok-provq-small-v0"
     model = model_io.load_model(str(name_or_path))
     return Tokenizer(model, device=device, batch_size=batch_size, name=str(name_or_path))

@@ -180,12 +180,12 @@ def test_corrupt_or_mismatched_checkpoints_raise_typed_errors(tmp_path, tiny_con
 def test_unknown_or_missing_models(tmp_path):
     with pytest.raises(ModelNotFoundError, match="registered"):
         load_model("no-such-model-v9")
-    assert "protok-provq-small-v1" in list_models()
+    assert "protok-provq-small-v0" in list_models()
     from protok.models.registry import WEIGHTS_DIR, available_models
 
-    if "protok-provq-small-v1" not in available_models():
+    if "protok-provq-small-v0" not in available_models():
         with pytest.raises(ModelNotFoundError, match="not installed"):
-            load_model("protok-provq-small-v1")
+            load_model("protok-provq-small-v0")
     assert WEIGHTS_DIR.name == "weights"
     (tmp_path / "empty").mkdir()
     with pytest.raises(CheckpointError, match="config.json"):
