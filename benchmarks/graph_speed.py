@@ -31,7 +31,8 @@ DEFAULT_NPZ = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "
 
 
 def load_chains(npz: Path, n: int, lo: int, hi: int, seed: int) -> list[ProteinChain]:
-    d = np.load(npz)
+    with np.load(npz) as z:  # NpzFile re-reads an array on every access: read each one once
+        d = {key: z[key] for key in ("length", "id", "ca_milliA", "nco_minus_ca_milliA", "seq")}
     length = d["length"].astype(np.int64)
     start = np.cumsum(length) - length
     ids = [s.decode() for s in d["id"]]
@@ -151,7 +152,8 @@ def main() -> None:
 
     if args.big:
         big, total = [], 0
-        for c in load_chains(args.npz, 10_000, 50, 1000, args.seed + 1):
+        # chains of >= 50 residues: args.big // 50 of them always reach args.big residues
+        for c in load_chains(args.npz, max(1, args.big // 50), 50, 1000, args.seed + 1):
             big.append(c)
             total += len(c)
             if total >= args.big:

@@ -24,7 +24,7 @@ def _knn_one(pos: torch.Tensor, k: int, chunk_size: int) -> tuple[torch.Tensor, 
         return empty, empty
     # Centering keeps distances well conditioned for coordinates far from the origin.
     pos = pos - pos.mean(dim=0, keepdim=True)
-    sources, targets = [], []
+    sources: list[torch.Tensor] = []
     for start in range(0, n, chunk_size):
         stop = min(start + chunk_size, n)
         # Exact pairwise differences (no |a|^2 + |b|^2 - 2ab cancellation); shape (chunk, n).
