@@ -31,6 +31,7 @@ __all__ = [
     "FORMAT_VERSION",
     "WEIGHTS_NAME",
     "load_model",
+    "load_weights_into",
     "read_config",
     "save_model",
 ]
@@ -98,6 +99,44 @@ def save_model(model: ProtokModel, directory: str | os.PathLike, card: dict | No
     _atomic_write(folder / CONFIG_NAME, _write_json)
     logger.info("saved %s to %s", model.config.name, folder)
     return folder
+
+
+def load_weights_into(model: torch.nn.Module, weights: str | os.PathLike) -> None:
+    """Copy a ``model.safetensors`` file into ``model``'s parameters and buffers, in place.
+
+    In place (not ``load_state_dict`` on a new module) so optimizers holding the parameters stay valid:
+    training resume uses this too.
+
+    Raises
+    ------
+    CheckpointError
+        Missing or unreadable file, or tensor names / shapes that do not match the model.
+    """
+    weights = Path(weights)
+    if not weights.is_file():
+        raise CheckpointError(f"{weights}: missing")
+    try:
+        state = load_file(str(weights), device="cpu")
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{weights}: not a readable safetensors file ({e})") from None
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{weights}: weights do not match {CONFIG_NAME}: missing {missing[:5]}"
+            f"{'...' if len(missing) > 5 else ''}, unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}"
+        )
+    bad = [k for k, v in expected.items() if tuple(v.shape) != tuple(state[k].shape)]
+    if bad:
+        k = bad[0]
+        raise CheckpointError(
+            f"{weights}: {len(bad)} tensor shape(s) do not match {CONFIG_NAME}, e.g. {k}: "
+            f"file {tuple(state[k].shape)} vs config {tuple(expected[k].shape)}"
+        )
+    with torch.no_grad():
+        for k, v in expected.items():
+            v.copy_(state[k].to(v.dtype))
 
 
 def _follow_training_run(path: Path) -> Path:
@@ -193,29 +232,7 @@ def load_model(name_or_path: str | os.PathLike, device: str | torch.device = "cp
     """
     folder = _resolve(name_or_path)
     config, meta = read_config(folder)
-    weights = folder / WEIGHTS_NAME
-    if not weights.is_file():
-        raise CheckpointError(f"{weights}: missing")
-    try:
-        state = load_file(str(weights), device="cpu")
-    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        raise CheckpointError(f"{weights}: not a readable safetensors file ({e})") from None
     model = ProtokModel(config)
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        raise CheckpointError(
-            f"{weights}: weights do not match {CONFIG_NAME}: missing {missing[:5]}"
-            f"{'...' if len(missing) > 5 else ''}, unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}"
-        )
-    bad = [k for k, v in expected.items() if tuple(v.shape) != tuple(state[k].shape)]
-    if bad:
-        k = bad[0]
-        raise CheckpointError(
-            f"{weights}: {len(bad)} tensor shape(s) do not match {CONFIG_NAME}, e.g. {k}: "
-            f"file {tuple(state[k].shape)} vs config {tuple(expected[k].shape)}"
-        )
-    model.load_state_dict(state, strict=True)
+    load_weights_into(model, folder / WEIGHTS_NAME)
     model.card = meta.get("card", {})  # type: ignore[assignment]
     return model.to(device).eval()

@@ -224,24 +224,9 @@ def _save_model(model: nn.Module, folder: Path, card: dict[str, Any] | None = No
 
 
 def _load_model_weights(model: nn.Module, folder: Path) -> None:
-    path = folder / "model.safetensors"
-    if not path.is_file():
-        raise CheckpointError(f"{folder}: no model.safetensors")
-    tensors = load_file(str(path))
-    own = model.state_dict()
-    missing = sorted(set(own) - set(tensors))
-    unexpected = sorted(set(tensors) - set(own))
-    if missing or unexpected:
-        raise CheckpointError(
-            f"{path}: weights do not match the model (missing {missing[:5]}, unexpected {unexpected[:5]})"
-        )
-    with torch.no_grad():
-        for k, v in own.items():
-            if tensors[k].shape != v.shape:
-                raise CheckpointError(
-                    f"{path}: {k} has shape {tuple(tensors[k].shape)}, model {tuple(v.shape)}"
-                )
-            v.copy_(tensors[k].to(v.dtype))
+    from protok.models.io import load_weights_into
+
+    load_weights_into(model, folder / "model.safetensors")
 
 
 # ------------------------------------------------------------------------------------------ save / load
