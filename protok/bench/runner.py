@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from protok.bench.adapters import TokenizerAdapter
 from protok.bench.cache import ArrayCache, default_cache_dir, hash_parts
@@ -95,13 +96,17 @@ def run_bench(
     """Score ``adapters`` on ``suite`` and write ``out_dir/results.csv``, ``report.md`` and PNG plots.
 
     ``workers`` > 1 trains the probes of different (tokenizer, task) pairs in parallel processes (fork;
-    each probe uses one thread), e.g. 2 on a 2-core machine.
+    each probe uses one thread), e.g. 2 on a 2-core machine. Forking a process whose OpenMP thread pool
+    is running deadlocks the children (seen: a ``--workers 2`` run hung after tokenizing with 2 torch
+    threads), so with ``workers`` > 1 this whole call runs torch single-threaded.
 
     Returns
     -------
     pandas.DataFrame
         The long-format results (also in ``results.csv``); ``task == "runtime"`` rows hold seconds spent.
     """
+    if workers > 1:
+        torch.set_num_threads(1)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     cache = ArrayCache(cache_dir or default_cache_dir())
