@@ -14,6 +14,7 @@ Tasks (task name -> probe kind, metric):
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -223,19 +224,12 @@ def _run_task(task: ProbeTask, vectors: np.ndarray, cfg: ProbeConfig, tokenizer:
         log.warning("%s/%s: no training or test chains; skipped", tokenizer, task.name)
         return []
     # learning-rate sweep on validation (seed 0)
+    fit = functools.partial(
+        train_probe, vectors, train, valid, kind=task.kind, out_dim=task.out_dim, score=task.select, cfg=cfg
+    )
     sweep = {}
     for lr in cfg.lrs:
-        model, val = train_probe(
-            vectors,
-            train,
-            valid,
-            kind=task.kind,
-            out_dim=task.out_dim,
-            score=task.select,
-            lr=lr,
-            seed=0,
-            cfg=cfg,
-        )
+        model, val = fit(lr=lr, seed=0)
         sweep[lr] = (val, model)
     best_lr = max(sweep, key=lambda lr: sweep[lr][0])
     per_seed: list[dict[str, dict[str, float]]] = []
@@ -243,17 +237,7 @@ def _run_task(task: ProbeTask, vectors: np.ndarray, cfg: ProbeConfig, tokenizer:
         if seed == 0:
             model = sweep[best_lr][1]
         else:
-            model, _ = train_probe(
-                vectors,
-                train,
-                valid,
-                kind=task.kind,
-                out_dim=task.out_dim,
-                score=task.select,
-                lr=best_lr,
-                seed=seed,
-                cfg=cfg,
-            )
+            model, _ = fit(lr=best_lr, seed=seed)
         per_seed.append({name: task.scores(predict(model, data), data) for name, data in tests.items()})
     out = [Result(tokenizer, task.name, "valid", "best_lr", best_lr, float("nan"), len(cfg.lrs))]
     for split_name, data in tests.items():
