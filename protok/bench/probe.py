@@ -17,6 +17,7 @@ Task kinds
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -25,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import Tensor, nn
+
+from protok.training.optim import adamw_decay_matrices, warmup_cosine
 
 __all__ = ["ProbeConfig", "ProbeModel", "ProbeData", "train_probe", "predict", "TASK_KINDS"]
 
@@ -192,14 +195,8 @@ def predict(model: ProbeModel, data: ProbeData, *, batch_size: int = 32) -> list
 
 
 def _optimizer(model: nn.Module, lr: float, cfg: ProbeConfig) -> torch.optim.Optimizer:
-    decay: list[nn.Parameter] = []
-    no_decay: list[nn.Parameter] = []
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        (no_decay if p.ndim < 2 or name.startswith("norm") else decay).append(p)
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.98), eps=1e-8)
+    # StructTokenBench: AdamW (0.9, 0.98), eps 1e-8, no weight decay on bias / LayerNorm
+    return adamw_decay_matrices(model, lr=lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98), eps=1e-8)
 
 
 def train_probe(
@@ -260,12 +257,9 @@ def _train(
     opt = _optimizer(model, lr, cfg)
     warmup = min(cfg.warmup, max(1, cfg.steps // 10))
 
-    def lr_at(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, cfg.steps - warmup)))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, functools.partial(warmup_cosine, warmup=warmup, total=cfg.steps)
+    )
     bs = cfg.protein_batch_size if kind == "protein" else cfg.batch_size
     best_score, best_state = -math.inf, None
     order = rng.permutation(len(train))

@@ -27,9 +27,12 @@ from protok.training.data import (
 )
 from protok.training.logging import MetricsLogger, read_metrics
 from protok.training.loop import Trainer, build_optimizer, lr_at, train, validate
+from protok.training.optim import adamw_decay_matrices, warmup_cosine
 from protok.training.split import SplitResult, group_chains, read_scop_superfamilies, split_chains
 
 __all__ = [
+    "adamw_decay_matrices",
+    "warmup_cosine",
     "ChainStore",
     "CropDataset",
     "DataConfig",

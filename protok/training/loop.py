@@ -47,6 +47,7 @@ from protok.training.distributed import (
     init_distributed,
 )
 from protok.training.logging import MetricsLogger
+from protok.training.optim import adamw_decay_matrices, warmup_cosine
 
 __all__ = ["Trainer", "build_optimizer", "lr_at", "train", "validate"]
 
@@ -62,26 +63,16 @@ def lr_at(step: int, cfg: Any, total_steps: int) -> float:
     cfg : OptimConfig
     total_steps : int
     """
-    if cfg.warmup_steps > 0 and step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    span = max(1, total_steps - cfg.warmup_steps)
-    t = min(1.0, (step - cfg.warmup_steps) / span)
-    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
+    return cfg.lr * warmup_cosine(
+        step, warmup=cfg.warmup_steps, total=total_steps, min_ratio=cfg.min_lr_ratio
+    )
 
 
 def build_optimizer(model: nn.Module, cfg: Any) -> torch.optim.AdamW:
     """AdamW; weight decay only on parameters with 2+ dimensions (not biases, norms, 1-d vectors)."""
-    decay: list[nn.Parameter] = []
-    no_decay: list[nn.Parameter] = []
-    for _, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        (decay if p.ndim >= 2 else no_decay).append(p)
-    groups = [
-        {"params": decay, "weight_decay": cfg.weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps)
+    return adamw_decay_matrices(
+        model, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=tuple(cfg.betas), eps=cfg.eps
+    )
 
 
 def _default_model_factory(model_cfg: Any) -> nn.Module:
