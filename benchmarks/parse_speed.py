@@ -23,32 +23,18 @@ import argparse
 import json
 import platform
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import biotite
 import numpy as np
-from biotite.structure.io import pdb, pdbx
+from _common import biotite_read, time_each
 
 from protok.structures import Promod3Chains, read_structure, write_structure
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "promod3" / "chains.npz"
-
-
-def _biotite_read(path: Path) -> Any:
-    if path.suffix == ".pdb":
-        return pdb.PDBFile.read(str(path)).get_structure(model=1)
-    return pdbx.get_structure(pdbx.CIFFile.read(str(path)), model=1)
-
-
-def _time_all(paths: list[Path], fn: Callable[[Path], Any]) -> float:
-    t0 = time.perf_counter()
-    for p in paths:
-        fn(p)
-    return time.perf_counter() - t0
 
 
 def main() -> None:
@@ -96,7 +82,7 @@ def main() -> None:
         for fmt in ("pdb", "cif"):
             paths = [write_structure(db.chain(int(i)), Path(tmp) / f"{db.ids[i]}.{fmt}") for i in picks]
             methods: dict[str, Callable[[Path], Any]] = {
-                "biotite_read": _biotite_read,
+                "biotite_read": biotite_read,
                 "protok_parse": read_structure,
             }
             if build_graph is not None:
@@ -108,7 +94,7 @@ def main() -> None:
                 for name, fn in methods.items():
                     rounds = args.graph_repeats if name == "protok_parse_graph" else args.repeats
                     if r < rounds:
-                        best[name] = min(best[name], _time_all(paths, fn))
+                        best[name] = min(best[name], time_each(fn, paths))
             row: dict[str, Any] = {f"{name}_s": round(t, 4) for name, t in best.items()}
             row["ms_per_file"] = {name: round(1000 * t / len(paths), 3) for name, t in best.items()}
             row["ratio_parse_vs_biotite"] = round(best["protok_parse"] / best["biotite_read"], 3)

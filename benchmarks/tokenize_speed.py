@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import biotite_read, time_each
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "promod3" / "chains.npz"
@@ -53,13 +54,6 @@ def _write_inputs(data: Path, n: int, folder: Path, seed: int) -> tuple[list[Pat
     return paths, residues, chains
 
 
-def _time(fn, paths: list[Path]) -> float:
-    t0 = time.perf_counter()
-    for p in paths:
-        fn(p)
-    return time.perf_counter() - t0
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -74,7 +68,6 @@ def main() -> None:
     import biotite
     import torch
     from biotite.structure.alphabet import to_3di
-    from biotite.structure.io import pdb
 
     from protok.tokenizer import load
     from protok.tokenizer.runner import RunConfig, run_tokenize
@@ -87,15 +80,14 @@ def main() -> None:
         paths, residues, chains = _write_inputs(args.data, args.n, folder, args.seed)
         model = args.model or str(make_test_model(tmpd / "model", chains[:8], seed=args.seed))
 
-        def plain(p: Path):
-            return pdb.PDBFile.read(str(p)).get_structure(model=1)
+        plain = biotite_read
 
         def three_di(p: Path):
             return to_3di(plain(p))
 
-        _time(plain, paths[:20])  # warm caches
-        t_plain = _time(plain, paths)
-        t_3di = _time(three_di, paths)
+        time_each(plain, paths[:20])  # warm caches
+        t_plain = time_each(plain, paths)
+        t_3di = time_each(three_di, paths)
 
         out = tmpd / "tokens.jsonl"
         cmd = [str(Path(sys.executable).parent / "protok"), "tokenize", str(folder), "-o", str(out), "--model", model,
