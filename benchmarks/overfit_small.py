@@ -19,6 +19,7 @@ discrete), when ``--steps`` is reached, or after ``--time-limit`` seconds.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -62,6 +63,20 @@ def load_chains(npz: Path, n: int, min_len: int, max_len: int) -> list[ProteinCh
     return chains
 
 
+def apply_override(cfg: ModelConfig, item: str) -> None:
+    """Set ``section.field=value`` on a :class:`ModelConfig` (value parsed as JSON, else a string)."""
+    key, sep, raw = item.partition("=")
+    section, dot, name = key.partition(".")
+    target = getattr(cfg, section, None)
+    if not sep or not dot or target is None or not hasattr(target, name):
+        raise SystemExit(f"--set {item!r}: expected SECTION.FIELD=VALUE with an existing field")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    setattr(target, name, value)
+
+
 @torch.no_grad()
 def evaluate(model: ProtokModel, batch: Batch, chains: list[ProteinChain]) -> dict[str, np.ndarray]:
     """Discrete round trip: encode -> token ids -> decode; per-chain metrics."""
@@ -89,15 +104,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-len", type=int, default=60)
     ap.add_argument("--max-len", type=int, default=100)
     ap.add_argument("--quantizer", default="provq", help="quantizer kind (provq, vq, ema, aminoaseed)")
-    ap.add_argument("--steps", type=int, default=450)
+    ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--min-lr-frac", type=float, default=0.05, help="cosine decay to this fraction of --lr")
-    ap.add_argument("--eval-every", type=int, default=50)
+    ap.add_argument("--eval-every", type=int, default=100)
     ap.add_argument("--target", type=float, default=1.0)
-    ap.add_argument("--time-limit", type=float, default=20 * 60)
+    ap.add_argument("--time-limit", type=float, default=40 * 60)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--continuous",
+        action="store_true",
+        help="diagnostic: keep progress at 0 (ProVQ alpha = 0, the decoder sees continuous latents)",
+    )
+    ap.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.FIELD=VALUE",
+        help="override a model config field, e.g. decoder.n_refine=4 or quantizer.anneal_end=0.3",
+    )
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "overfit_small.txt"))
     args = ap.parse_args(argv)
 
@@ -116,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     batch = Batch.from_data_list([build_graph(c, k=16) for c in chains])
     cfg = ModelConfig.preset("small")
     cfg.quantizer.kind = args.quantizer
+    for item in args.overrides:
+        apply_override(cfg, item)
     model = ProtokModel(cfg)
     n_params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=0.0)
@@ -150,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     step = 0
     ev = None
     for step in range(1, args.steps + 1):
-        progress = min(1.0, step / args.steps)
+        progress = 0.0 if args.continuous else min(1.0, step / args.steps)
         out = model(batch, progress=progress)
         opt.zero_grad(set_to_none=True)
         out.loss.backward()
@@ -165,9 +195,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"{step:6d}  {wall:6.0f}  {float(out.loss.detach()):10.3f}  {out.stats['ca_rmsd']:13.2f}  {alpha:5.2f} | "
                 f"{ev['bb_rmsd'].mean():6.2f} / {ev['bb_rmsd'].max():5.2f}  {ev['ca_rmsd'].mean():6.2f}  "
                 f"{ev['tm'].mean():7.3f}  {ev['lddt'].mean():8.3f}  {int(ev['codes'][0])} | "
-                + " ".join(f"{k}={float(v):.3g}" for k, v in out.losses.items())
+                + " ".join(f"{k}={float(v.detach()):.3g}" for k, v in out.losses.items())
             )
-            discrete = alpha >= 1.0
+            discrete = alpha >= 1.0 and not args.continuous
             if discrete and ev["bb_rmsd"].mean() < args.target and ev["bb_rmsd"].max() < args.target:
                 reached = True
                 break

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -92,8 +93,12 @@ def run_bench(
     cache_dir: str | Path | None = None,
     flex_dir: str | Path | None = THESEUS_EXAMPLES,
     workers: int = 1,
+    command: str | None = None,
 ) -> pd.DataFrame:
     """Score ``adapters`` on ``suite`` and write ``out_dir/results.csv``, ``report.md`` and PNG plots.
+
+    ``command`` (the command line that started the run, if any) is written into ``report.md`` and
+    ``run.json`` with the total runtime, so a committed report says how to reproduce it.
 
     ``workers`` > 1 trains the probes of different (tokenizer, task) pairs in parallel processes (fork;
     each probe uses one thread), e.g. 2 on a 2-core machine. Forking a process whose OpenMP thread pool
@@ -182,8 +187,11 @@ def run_bench(
         f"{len(pairs)} sensitivity pairs, {len(robust_ids)} robustness chains, {len(recon_ids)} reconstruction chains; "
         f"probe {suite.probe.steps} steps, lr sweep {list(suite.probe.lrs)}, {suite.probe.seeds} seeds.",
         f"Left out while preparing: {ds.skipped}.",
-        f"Total runtime {time.perf_counter() - t0:.0f} s.",
+        f"Total runtime {time.perf_counter() - t0:.0f} s"
+        f" ({workers} probe worker{'s' if workers > 1 else ''}, {os.cpu_count()} CPUs).",
     ]
+    if command:
+        notes.append(f"Command: `{command}`")
     write_report(
         df[df.task != "runtime"],
         out_dir / "report.md",
@@ -197,6 +205,9 @@ def run_bench(
                 "suite": asdict(suite),
                 "tokenizers": [{"name": a.name, "fingerprint": a.fingerprint()} for a in adapters],
                 "dataset_key": ds.key,
+                "command": command,
+                "workers": workers,
+                "runtime_s": round(time.perf_counter() - t0, 1),
             },
             indent=2,
             default=str,

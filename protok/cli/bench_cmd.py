@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import shlex
+import sys
 from pathlib import Path
 
 import click
@@ -88,6 +90,7 @@ def bench_cmd(
             cache_dir=cache_dir,
             flex_dir=flex_dir or THESEUS_EXAMPLES,
             workers=workers,
+            command=" ".join(["protok", *(shlex.quote(a) for a in sys.argv[1:])]),
         )
     except ProtokError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -15,8 +15,10 @@ def as_tensor(x: Any, dtype: torch.dtype | None = None) -> tuple[Tensor, bool]:
     """Convert ``x`` to a tensor; return it and whether the input was numpy (or a list)."""
     if isinstance(x, Tensor):
         return (x if dtype is None else x.to(dtype)), False
-    arr = np.asarray(x)
-    t = torch.from_numpy(np.ascontiguousarray(arr))
+    arr = np.ascontiguousarray(x)
+    if not arr.flags.writeable:  # read-only inputs (frozen ProteinChain arrays): copy, never alias
+        arr = arr.copy()
+    t = torch.from_numpy(arr)
     if dtype is not None:
         t = t.to(dtype)
     elif t.is_floating_point():

@@ -1,5 +1,6 @@
 """End-to-end: a tiny subset of the quick suite on real data, twice (the second run only re-scores)."""
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -30,8 +31,15 @@ def _tiny():
 def test_run_bench_tiny_then_cached(data_dir, tmp_path, monkeypatch):
     suite = _tiny()
     adapters = [build_adapter(n, n) for n in ("aa", "dssp", "3di")]
+    cmd = "protok bench --suite tiny -o out"
     df = run_bench(
-        adapters, suite, tmp_path / "out", data_dir=data_dir, cache_dir=tmp_path / "cache", workers=2
+        adapters,
+        suite,
+        tmp_path / "out",
+        data_dir=data_dir,
+        cache_dir=tmp_path / "cache",
+        workers=2,
+        command=cmd,
     )
     assert list(pd.read_csv(tmp_path / "out" / "results.csv").columns) == list(RESULT_COLUMNS)
     for f in (
@@ -44,6 +52,8 @@ def test_run_bench_tiny_then_cached(data_dir, tmp_path, monkeypatch):
     ):
         assert (tmp_path / "out" / f).stat().st_size > 0
     report = (tmp_path / "out" / "report.md").read_text()
+    run = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert run["command"] == cmd and f"Command: `{cmd}`" in report and run["runtime_s"] > 0
     assert all(f"| {a.name} |" in report for a in adapters) and "**" in report
     got = set(df.task)
     assert {

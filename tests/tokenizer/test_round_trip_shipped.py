@@ -50,7 +50,9 @@ def test_cli_round_trip_matches_card_accuracy(shipped, tmp_path):
     out = tmp_path / "t.jsonl"
     # 1ubi and 2xhe are not ProMod3 training chains (committed test files)
     files = [str(STRUCTURES / "1ubi.pdb"), str(STRUCTURES / "2xhe.pdb.gz")]
-    res = CliRunner().invoke(cli, ["tokenize", *files, "-o", str(out), "--no-progress"], catch_exceptions=False)
+    res = CliRunner().invoke(
+        cli, ["tokenize", *files, "-o", str(out), "--no-progress"], catch_exceptions=False
+    )
     assert res.exit_code == 0, res.output
     res = CliRunner().invoke(cli, ["decode", str(out), "-o", str(tmp_path / "dec")], catch_exceptions=False)
     assert res.exit_code == 0, res.output
