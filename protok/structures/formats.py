@@ -248,6 +248,24 @@ def _apply_wide_chain_ids(container: pdb.PDBFile, atoms: AtomArray, model: int) 
         atoms.set_annotation("chain_id", wide)
 
 
+def _fill_blank_fields(container: pdb.PDBFile) -> pdb.PDBFile:
+    """The same PDB file with blank occupancy (-> 1.00) and B-factor (-> nan) columns filled in.
+
+    Blank columns are legal in files written by many modelling tools, but biotite's reader converts both
+    columns of every record unconditionally and fails on them. Only called after that failure, so ordinary
+    files pay nothing; a column that holds something that is not a number still fails afterwards.
+    """
+    fixed = []
+    for line in container.lines:
+        if line.startswith(("ATOM", "HETATM")) and len(line) >= 54:
+            line = line.ljust(66)
+            occ = line[54:60] if line[54:60].strip() else "  1.00"
+            bfac = line[60:66] if line[60:66].strip() else "   nan"
+            line = line[:54] + occ + bfac + line[66:]
+        fixed.append(line)
+    return pdb.PDBFile.read(io.StringIO("\n".join(fixed) + "\n"))
+
+
 def model_count(container: Any, name: str) -> int:
     """Number of models in an opened container."""
     try:
@@ -300,7 +318,11 @@ def load_atoms(raw: RawStructure, model: int | Literal["all"] = 1) -> list[tuple
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 if isinstance(container, pdb.PDBFile):
-                    atoms = container.get_structure(model=m, altloc="all", extra_fields=_EXTRA_FIELDS)
+                    try:
+                        atoms = container.get_structure(model=m, altloc="all", extra_fields=_EXTRA_FIELDS)
+                    except ValueError:
+                        container = _fill_blank_fields(container)
+                        atoms = container.get_structure(model=m, altloc="all", extra_fields=_EXTRA_FIELDS)
                     if wide_chain_ids:
                         _apply_wide_chain_ids(container, atoms, m)
                 else:

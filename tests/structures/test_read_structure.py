@@ -373,3 +373,34 @@ def test_non_ascii_header_text_is_fine(structures_dir: Path) -> None:
     for header in ("AUTHOR    J. MÜLLER, É. DUPONT\n".encode(), "AUTHOR    J. M\xdcLLER\n".encode("latin-1")):
         cx = read_structure(header + data)
         assert len(cx.chains[0]) == 76
+
+
+def _with_columns(path: Path, occupancy: str, b_factor: str) -> str:
+    """The file's text with columns 55-60 (occupancy) and 61-66 (B-factor) of every coordinate record
+    replaced (6 characters each)."""
+    out = []
+    for line in path.read_text().splitlines():
+        if line.startswith(("ATOM", "HETATM")):
+            line = line.ljust(80)
+            line = line[:54] + occupancy + b_factor + line[66:]
+        out.append(line.rstrip())
+    return "\n".join(out) + "\n"
+
+
+def test_blank_occupancy_and_b_factor_columns_read(structures_dir: Path, tmp_path: Path) -> None:
+    """Blank occupancy/B-factor columns (written by many modelling tools) read as occupancy 1, B NaN."""
+    ref = read_chain(structures_dir / "1ubi.pdb")
+    blank = tmp_path / "1ubi_blank.pdb"
+    blank.write_text(_with_columns(structures_dir / "1ubi.pdb", " " * 6, " " * 6))
+    got = read_chain(blank)
+    assert got.sequence == ref.sequence
+    np.testing.assert_array_equal(got.atom_mask, ref.atom_mask)
+    np.testing.assert_allclose(got.coords, ref.coords, equal_nan=True)
+    assert np.isnan(got.b_factors).all() and np.isfinite(ref.b_factors).all()
+
+
+def test_non_numeric_occupancy_is_corrupt(structures_dir: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "1ubi_bad.pdb"
+    bad.write_text(_with_columns(structures_dir / "1ubi.pdb", "  x.yz", "  0.00"))
+    with pytest.raises(errors.CorruptStructureError, match="1ubi_bad.pdb"):
+        read_chain(bad)
