@@ -32,7 +32,14 @@ def _run_dir(checkpoint: Path) -> Path | None:
     return None
 
 
-def build_card(checkpoint: str | Path, name: str, evaluation: dict[str, Any] | None = None) -> dict[str, Any]:
+def build_card(
+    checkpoint: str | Path,
+    name: str,
+    evaluation: dict[str, Any] | None = None,
+    *,
+    command: str | None = None,
+    note: str | None = None,
+) -> dict[str, Any]:
     """Model card from a checkpoint's trainer state, its run folder and an evaluation summary.
 
     Parameters
@@ -43,6 +50,8 @@ def build_card(checkpoint: str | Path, name: str, evaluation: dict[str, Any] | N
         The released name.
     evaluation : dict, optional
         ``summary`` of ``benchmarks/evaluate_model.py``'s JSON output.
+    command, note : str, optional
+        The training command line and a free-text note (hardware sharing, caveats), kept in the card.
     """
     from protok.models.io import _resolve
 
@@ -75,6 +84,8 @@ def build_card(checkpoint: str | Path, name: str, evaluation: dict[str, Any] | N
             "wall_time_min": wall_min,
             "hardware": f"{platform.machine()} CPU ({torch.get_num_threads()} threads available), no GPU",
             "last_validation": state.get("val"),
+            **({"command": command} if command else {}),
+            **({"note": note} if note else {}),
         },
         "data": {
             "train": "ProMod3 PDB chains (../shared/data/promod3/chains.npz, 19,586 chains; PDB coordinates, CC0)",
@@ -98,6 +109,13 @@ def _card_markdown(card: dict[str, Any]) -> str:
         f"D = {card['quantizer'].get('dim')}).",
         f"Training: {tr['steps']} of {tr['total_steps']} steps, batch {tr['batch_size']} crops of "
         f"{tr['crop_length']} residues, {tr['wall_time_min']} min wall on {tr['hardware']}.",
+    ]
+    if tr.get("command"):
+        lines.append(f"Trained with `{tr['command']}`" + (f"; {tr['note']}" if tr.get("note") else "."))
+    elif tr.get("note"):
+        lines.append(tr["note"])
+    lines += [
+        "",
         f"Data: {card['data']['train']}. Split: {card['data']['split']}.",
         "",
     ]
@@ -124,12 +142,14 @@ def release_model(
     evaluation: dict[str, Any] | None = None,
     weights_dir: str | Path = WEIGHTS_DIR,
     overwrite: bool = False,
+    command: str | None = None,
+    note: str | None = None,
 ) -> Path:
     """Copy a checkpoint's model into ``weights_dir/name`` with a model card; returns the folder."""
     target = Path(weights_dir) / name
     if target.exists() and not overwrite:
         raise CheckpointError(f"{target}: released model {name!r} exists; released names are frozen")
-    card = build_card(checkpoint, name, evaluation)
+    card = build_card(checkpoint, name, evaluation, command=command, note=note)
     model = load_model(checkpoint)
     save_model(model, target, card=card)
     (target / "MODEL_CARD.md").write_text(_card_markdown(card))
@@ -143,6 +163,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--eval", dest="eval_json", default=None, help="JSON from benchmarks/evaluate_model.py")
     ap.add_argument("--weights-dir", default=str(WEIGHTS_DIR))
     ap.add_argument("--overwrite", action="store_true")
+    ap.add_argument("--command", default=None, help="the training command line, kept in the card")
+    ap.add_argument("--note", default=None, help="free-text note for the card (hardware sharing, caveats)")
     args = ap.parse_args(argv)
     evaluation = json.loads(Path(args.eval_json).read_text())["summary"] if args.eval_json else None
     out = release_model(
@@ -151,6 +173,8 @@ def main(argv: list[str] | None = None) -> None:
         evaluation=evaluation,
         weights_dir=args.weights_dir,
         overwrite=args.overwrite,
+        command=args.command,
+        note=args.note,
     )
     print(out)
 

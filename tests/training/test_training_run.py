@@ -7,13 +7,17 @@ import os
 import socket
 from pathlib import Path
 
+import pytest
 import torch
 from click.testing import CliRunner
 from safetensors.torch import load_file
 
 from protok.cli.main import cli
+from protok.errors import CheckpointError
+from protok.models import load_model
 from protok.training import load_config, read_metrics, train
 from protok.training.checkpoint import find_latest_checkpoint, load_trainer_state
+from protok.training.release import release_model
 
 REPO = Path(__file__).resolve().parents[2]
 TINY_CONFIG = REPO / "configs" / "tiny.toml"
@@ -50,6 +54,25 @@ def test_cli_tiny_run_finishes(tiny_overrides: list[str], tmp_path: Path) -> Non
     # only latest (+ best) checkpoints are kept
     kept = sorted(p.name for p in (run / "checkpoints").iterdir() if p.is_dir())
     assert set(kept) <= {"step_00000003", "step_00000006"} and "step_00000006" in kept
+
+    # release the run as a named model: weights only, card with the command, refused when the name exists
+    cmd = "protok train configs/tiny.toml"
+    evaluation = {"chains": 2, "median": {"ca_rmsd": 9.5, "tm": 0.3}, "command": "evaluate it"}
+    out = release_model(
+        run, "tiny-v0", evaluation=evaluation, weights_dir=tmp_path / "w", command=cmd, note="a test"
+    )
+    assert sorted(p.name for p in out.iterdir()) == ["MODEL_CARD.md", "config.json", "model.safetensors"]
+    card = json.loads((out / "config.json").read_text())["card"]
+    assert card["training"]["steps"] == 6 and card["training"]["command"] == cmd
+    md = (out / "MODEL_CARD.md").read_text()
+    assert f"Trained with `{cmd}`; a test" in md and "| 9.50 |" in md and "Reproduce: `evaluate it`" in md
+    reloaded = load_model(out)
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(reloaded.state_dict().values(), load_model(ckpt).state_dict().values())
+    )
+    with pytest.raises(CheckpointError, match="frozen"):
+        release_model(run, "tiny-v0", weights_dir=tmp_path / "w")
 
 
 def test_resume_is_exact(tiny_overrides: list[str], tmp_path: Path) -> None:
