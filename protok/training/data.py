@@ -272,14 +272,28 @@ class CropDataset(Dataset):
         Random window (training) or first residues (validation).
     seed : int
     knn : int
+    coord_noise : float
+        Gaussian noise (Å) on the encoder's view of the coordinates; the graph's ``coords`` (the decoder
+        targets) stay clean. 0 = none.
     """
 
-    def __init__(self, store: ChainStore, crop_length: int, random_crop: bool, seed: int, knn: int) -> None:
+    def __init__(
+        self,
+        store: ChainStore,
+        crop_length: int,
+        random_crop: bool,
+        seed: int,
+        knn: int,
+        coord_noise: float = 0.0,
+    ) -> None:
+        if coord_noise < 0:
+            raise ValueError(f"coord_noise must be >= 0, got {coord_noise}")
         self.store = store
         self.crop_length = crop_length
         self.random_crop = random_crop
         self.seed = seed
         self.knn = knn
+        self.coord_noise = coord_noise
 
     def __len__(self) -> int:
         return len(self.store)
@@ -289,12 +303,18 @@ class CropDataset(Dataset):
 
         chain_i, epoch = key
         chain = self.store.get(chain_i)
+        rng = np.random.default_rng([self.seed, epoch, chain_i]) if self.random_crop else None
         if self.crop_length > 0:
-            rng = np.random.default_rng([self.seed, epoch, chain_i]) if self.random_crop else None
             start, stop = crop_window(len(chain), self.crop_length, rng)
             if (start, stop) != (0, len(chain)):
                 chain = chain.slice(start, stop)
-        g = build_graph(chain, k=self.knn)
+        if self.coord_noise > 0 and rng is not None:
+            noisy = chain.coords + rng.normal(0.0, self.coord_noise, chain.coords.shape).astype(np.float32)
+            g = build_graph(chain.with_coords(noisy), k=self.knn)
+            clean = torch.from_numpy(np.ascontiguousarray(chain.coords, dtype=np.float32))
+            g.coords = torch.where(g.atom_mask.unsqueeze(-1), clean, torch.zeros(()))  # clean targets
+        else:
+            g = build_graph(chain, k=self.knn)
         g.sample_chain = torch.tensor([chain_i], dtype=torch.long)
         return g
 
@@ -380,7 +400,9 @@ def make_train_loader(
     world_size: int = 1,
 ) -> DataLoader:
     """DataLoader yielding one ``Batch`` per step from ``start_step`` on (graphs built in workers)."""
-    ds = CropDataset(data.store, cfg.crop_length, random_crop=True, seed=seed, knn=cfg.knn)
+    ds = CropDataset(
+        data.store, cfg.crop_length, random_crop=True, seed=seed, knn=cfg.knn, coord_noise=cfg.coord_noise
+    )
     sampler = StepBatchSampler(data.train, cfg.batch_size, seed, start_step, total_steps, rank, world_size)
     return DataLoader(
         ds,

@@ -13,6 +13,7 @@ import torch
 from protok.errors import ConfigError
 from protok.training.config import DataConfig
 from protok.training.data import (
+    CropDataset,
     StepBatchSampler,
     crop_window,
     find_structure_files,
@@ -100,3 +101,23 @@ def test_missing_sources_raise_config_error(tmp_path: Path) -> None:
         find_structure_files([str(tmp_path / "*.pdb")])
     with pytest.raises(ConfigError, match="is not a file"):
         load_chain_store(DataConfig(promod3=str(tmp_path / "none.npz")))
+
+
+def test_coord_noise_reaches_the_encoder_inputs_only(mini_promod3: Path) -> None:
+    store = load_chain_store(DataConfig(promod3=str(mini_promod3)))
+    clean = CropDataset(store, 40, random_crop=True, seed=3, knn=8)
+    noisy = CropDataset(store, 40, random_crop=True, seed=3, knn=8, coord_noise=0.1)
+    a, b = clean[(2, 1)], noisy[(2, 1)]
+    # same crop, same clean targets and masks; the encoder's features moved by about the noise
+    assert torch.equal(a.coords, b.coords) and torch.equal(a.atom_mask, b.atom_mask)
+    assert torch.equal(a.residue_idx, b.residue_idx)
+    shift = (a.pos - b.pos).norm(dim=-1)
+    assert 0.05 < float(shift.mean()) < 0.3  # |N(0, 0.1^2 I_3)| has mean 0.16 Å
+    assert not torch.equal(a.edge_dist, b.edge_dist)
+    # deterministic per (chain, epoch), different across epochs
+    assert torch.equal(noisy[(2, 1)].pos, b.pos) and not torch.equal(noisy[(2, 2)].pos, b.pos)
+    # validation (no random crop) never adds noise
+    val = CropDataset(store, 40, random_crop=False, seed=3, knn=8, coord_noise=0.1)[(2, 1)]
+    assert torch.equal(val.pos, val.coords[:, 1])
+    with pytest.raises(ValueError, match="coord_noise"):
+        CropDataset(store, 40, random_crop=True, seed=3, knn=8, coord_noise=-1.0)
