@@ -26,10 +26,11 @@ WEIGHTS_DIR: Path = Path(__file__).resolve().parent / "weights"
 #: Frozen name -> folder name under :data:`WEIGHTS_DIR`.
 MODEL_REGISTRY: dict[str, str] = {
     "protok-provq-small-v0": "protok-provq-small-v0",
+    "protok-provq-small-v1": "protok-provq-small-v1",
 }
 
 #: The model used when none is named.
-DEFAULT_MODEL: str = "protok-provq-small-v0"
+DEFAULT_MODEL: str = "protok-provq-small-v1"
 
 
 def list_models() -> list[str]:

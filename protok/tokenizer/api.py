@@ -446,6 +446,6 @@ def load(
     if name_or_path is None:
         from protok.models import registry
 
-        name_or_path = getattr(registry, "DEFAULT_MODEL", None) or "protok-provq-small-v0"
+        name_or_path = getattr(registry, "DEFAULT_MODEL", None) or "protok-provq-small-v1"
     model = model_io.load_model(str(name_or_path))
     return Tokenizer(model, device=device, batch_size=batch_size, name=str(name_or_path))

@@ -1,7 +1,7 @@
 """Turn a training checkpoint into a released, versioned model folder with a model card.
 
-    python -m protok.training.release runs/provq_small protok-provq-small-v0 \
-        --eval benchmarks/results/eval_protok-provq-small-v0.json
+    python -m protok.training.release runs/provq_small_v1 protok-provq-small-v1 \
+        --eval benchmarks/results/eval_provq_small_v1.json --command "protok train ..." --note "..."
 
 writes ``protok/models/weights/<name>/`` (``config.json`` with the card, ``model.safetensors``, and a
 human-readable ``MODEL_CARD.md``). Only the model weights are copied (no optimizer state). A released name is
