@@ -19,7 +19,6 @@ discrete), when ``--steps`` is reached, or after ``--time-limit`` seconds.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -34,6 +33,7 @@ from protok.graph import build_graph
 from protok.metrics import backbone_rmsd, ca_rmsd, lddt_ca, tm_score
 from protok.models import ModelConfig, ProtokModel
 from protok.structures import ProteinChain
+from protok.training.config import apply_overrides
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_NPZ = REPO.parent / "shared" / "data" / "promod3" / "chains.npz"
@@ -61,20 +61,6 @@ def load_chains(npz: Path, n: int, min_len: int, max_len: int) -> list[ProteinCh
             )
         )
     return chains
-
-
-def apply_override(cfg: ModelConfig, item: str) -> None:
-    """Set ``section.field=value`` on a :class:`ModelConfig` (value parsed as JSON, else a string)."""
-    key, sep, raw = item.partition("=")
-    section, dot, name = key.partition(".")
-    target = getattr(cfg, section, None)
-    if not sep or not dot or target is None or not hasattr(target, name):
-        raise SystemExit(f"--set {item!r}: expected SECTION.FIELD=VALUE with an existing field")
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw
-    setattr(target, name, value)
 
 
 @torch.no_grad()
@@ -124,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="SECTION.FIELD=VALUE",
-        help="override a model config field, e.g. decoder.n_refine=4 or quantizer.anneal_end=0.3",
+        help="override a model config field as `protok train --set` does, e.g. decoder.n_refine=4",
     )
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "overfit_small.txt"))
     args = ap.parse_args(argv)
@@ -144,8 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     batch = Batch.from_data_list([build_graph(c, k=16) for c in chains])
     cfg = ModelConfig.preset("small")
     cfg.quantizer.kind = args.quantizer
-    for item in args.overrides:
-        apply_override(cfg, item)
+    cfg = ModelConfig.from_dict(apply_overrides(cfg.to_dict(), args.overrides))
     model = ProtokModel(cfg)
     n_params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=0.0)

@@ -18,7 +18,7 @@ import torch
 
 from protok.bench.cache import ArrayCache, default_cache_dir
 from protok.bench.dataset import prepare_dataset
-from protok.bench.runner import default_data_dir
+from protok.bench.runner import default_data_dir, robustness_ids
 from protok.bench.suites import get_suite
 from protok.bench.tasks.robustness import perturbations
 from protok.tokenizer import load
@@ -32,9 +32,7 @@ def main() -> None:
     torch.set_num_threads(1)
     suite = get_suite(args.suite)
     ds = prepare_dataset(suite, data_dir=default_data_dir(), cache=ArrayCache(default_cache_dir()))
-    rng = np.random.default_rng(suite.seed)  # the runner's choice of robustness chains
-    scop_ids = sorted(ds.scop)
-    robust_ids = sorted(rng.choice(scop_ids, min(suite.n_robust, len(scop_ids)), replace=False).tolist())
+    robust_ids = robustness_ids(ds, suite)
     for name in args.model:
         tok = load(name)
         codebook = tok.model.quantizer.codebook().detach().double()

@@ -84,6 +84,13 @@ def tokenize_dataset(
     return {c: arrays["tokens"][offs[j] : offs[j + 1]] for j, c in enumerate(ids) if arrays["ok"][j]}
 
 
+def robustness_ids(ds: BenchDataset, suite: SuiteConfig) -> list[str]:
+    """The SCOP chains the robustness task perturbs: ``suite.n_robust`` of them, drawn with ``suite.seed``."""
+    rng = np.random.default_rng(suite.seed)
+    scop_ids = sorted(ds.scop)
+    return sorted(rng.choice(scop_ids, min(suite.n_robust, len(scop_ids)), replace=False).tolist())
+
+
 def run_bench(
     adapters: Sequence[TokenizerAdapter],
     suite: SuiteConfig,
@@ -123,9 +130,7 @@ def run_bench(
         "tm", hash_parts(ds.key, pairs), lambda: ({"tm": tm_scores(ds, pairs)}, {"pairs": pairs})
     )
     tm = tm_arr["tm"]
-    rng = np.random.default_rng(suite.seed)
-    scop_ids = sorted(ds.scop)
-    robust_ids = sorted(rng.choice(scop_ids, min(suite.n_robust, len(scop_ids)), replace=False).tolist())
+    robust_ids = robustness_ids(ds, suite)
     test_ids = sorted(ds.splits["scop"].tests.get("fold_test", ()))
     recon_ids = test_ids[: suite.n_recon]
     usage: dict[str, np.ndarray] = {}
