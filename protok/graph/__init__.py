@@ -25,6 +25,7 @@ from protok.graph.features import (
     encode_sequence,
     expand_edge_geometry,
     expand_edge_scalars,
+    linear_edge_scalars,
     rbf,
 )
 from protok.graph.frames import CB_COEFFS, backbone_frames, normalize, virtual_cb
@@ -56,6 +57,7 @@ __all__ = [
     "expand_edge_geometry",
     "expand_edge_scalars",
     "knn_graph",
+    "linear_edge_scalars",
     "normalize",
     "rbf",
     "virtual_cb",

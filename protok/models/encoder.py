@@ -47,7 +47,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from protok.errors import ConfigError
-from protok.graph.features import expand_edge_scalars
+from protok.graph.features import linear_edge_scalars
 
 __all__ = ["Encoder", "EncoderConfig", "ENCODER_PRESETS"]
 
@@ -235,15 +235,98 @@ class _NeighbourTable:
         # Edge id at (node, slot); empty slots point at an extra all-zero message row. When every node
         # has the same in-degree (the usual case) there are no empty slots and no padding is needed.
         self.padded = bool(num_edges != num_nodes * width)
+        self.width = width
+        # Regular case (every node has ``width`` in-edges and the edges are already grouped by target, as
+        # :func:`protok.graph.knn_graph` returns them): the table is ``arange(E).view(N, width)`` and the
+        # sum is a reshape, no gather. Same values in the same order as the gather, so the same result.
+        self.regular = (not self.padded) and bool(torch.equal(order, torch.arange(num_edges, device=dst.device)))
         self.gather = torch.full((num_nodes, width), num_edges, dtype=torch.long, device=dst.device)
         self.gather[sorted_dst, slot] = order
 
     def sum(self, messages: Tensor) -> Tensor:
         """Sum edge messages (E, C), edges in original order, into nodes (N, C)."""
+        if self.regular:
+            return messages.view(-1, self.width, messages.shape[-1]).sum(dim=1)
         if self.padded:
             messages = torch.cat([messages, messages.new_zeros(1, messages.shape[-1])])
         return messages[self.gather].sum(dim=1)
 
+
+class _FastUVU:
+    """The ``lmax = 1`` channel-wise tensor product of :class:`_Interaction`, summed over in-edges.
+
+    Computes exactly the function of e3nn's ``o3.TensorProduct`` (same weight layout, same path weights and
+    Wigner-3j factors, so checkpoints are interchangeable; ``tests/models/test_encoder.py`` compares the two)
+    but as four broadcast products written into one buffer, with the per-path constants applied after the
+    neighbour sum, where there are ``k`` times fewer rows. e3nn's generic code path (einsums, a ``cat`` of
+    the path outputs) costs 4-5x more per edge on a CPU (``benchmarks/encoder_speed.py``), and the edge
+    work is most of the encoder's time.
+
+    Paths, for input ``S x 0e + V x 1o`` and ``Y = (Y0, Y1)`` (``0e + 1o``), in e3nn's instruction order:
+    ``0e x 0e -> 0e`` (``w u Y0``), ``0e x 1o -> 1o`` (``w u Y1 / sqrt 3``), ``1o x 0e -> 1o``
+    (``w v Y0 / sqrt 3``), ``1o x 1o -> 0e`` (``w (v . Y1) / sqrt 3``), each times e3nn's ``path_weight``.
+    """
+
+    _PATHS = ((0, 0, 0), (0, 1, 1), (1, 0, 1), (1, 1, 0))
+
+    def __init__(self, tp: o3.TensorProduct) -> None:
+        self.n_s = tp.irreps_in1[0].mul
+        self.n_v = tp.irreps_in1[1].mul
+        scale = []
+        for ins, (l1, l2, l3) in zip(tp.instructions, self._PATHS):
+            factor = 1.0 if (l1, l2, l3) == (0, 0, 0) else 1.0 / math.sqrt(3.0)
+            dim = tp.irreps_out[ins.i_out].dim
+            scale.append(torch.full((dim,), ins.path_weight * factor))
+        self.scale = torch.cat(scale)
+
+    @classmethod
+    def supports(cls, tp: o3.TensorProduct) -> bool:
+        """True for the exact layout this class implements (``S x 0e + V x 1o`` times ``0e + 1o``)."""
+        ir_in = [(mul, str(ir)) for mul, ir in tp.irreps_in1]
+        if len(ir_in) != 2 or ir_in[0][1] != "0e" or ir_in[1][1] != "1o":
+            return False
+        if [str(ir) for _, ir in tp.irreps_in2] != ["0e", "1o"] or [mul for mul, _ in tp.irreps_in2] != [1, 1]:
+            return False
+        paths = [
+            (tp.irreps_in1[i.i_in1].ir.l, tp.irreps_in2[i.i_in2].ir.l, tp.irreps_out[i.i_out].ir.l, i.connection_mode)
+            for i in tp.instructions
+        ]
+        return paths == [(*p, "uvu") for p in cls._PATHS]
+
+    def aggregate(self, x: Tensor, sh: Tensor, w: Tensor, src: Tensor, table: _NeighbourTable) -> Tensor:
+        """``table.sum(tp(x[src], sh, w))`` for node features ``x`` (N, S + 3V), ``sh`` (E, 4), ``w`` (E, 2S + 2V).
+
+        ``Y0`` is e3nn's ``l = 0`` harmonic in "component" normalisation, the constant 1, so its products
+        are skipped (multiplying by 1.0 is exact).
+        """
+        s_n, v_n = self.n_s, self.n_v
+        if table.regular:  # (N, k, ...) views: per-node sums as batched products, no E x C temporaries
+            n, k = table.gather.shape
+            xs = x[src].view(n, k, -1)
+            s, v = xs[..., :s_n], xs[..., s_n:].view(n, k, v_n, 3)
+            y1 = sh[:, 1:4].view(n, k, 3)
+            w0, w1, w2, w3 = w.view(n, k, -1).split([s_n, s_n, v_n, v_n], dim=-1)
+            parts = [
+                (w0 * s).sum(1),
+                torch.bmm((w1 * s).transpose(1, 2), y1).view(n, 3 * s_n),
+                (w2[..., None] * v).sum(1).view(n, 3 * v_n),
+                (w3 * torch.einsum("nkuc,nkc->nku", v, y1)).sum(1),
+            ]
+        else:
+            xs = x[src]
+            e = xs.shape[0]
+            s, v = xs[:, :s_n], xs[:, s_n:].view(e, v_n, 3)
+            y1 = sh[:, 1:4]
+            w0, w1, w2, w3 = w.split([s_n, s_n, v_n, v_n], dim=1)
+            edge_parts = (
+                w0 * s,
+                ((w1 * s)[:, :, None] * y1[:, None, :]).view(e, 3 * s_n),
+                (w2[:, :, None] * v).view(e, 3 * v_n),
+                w3 * (v * y1[:, None, :]).sum(-1),
+            )
+            parts = [table.sum(part) for part in edge_parts]
+        agg = torch.cat(parts, dim=1)
+        return agg * self.scale.to(device=agg.device, dtype=agg.dtype)
 
 class _Interaction(nn.Module):
     """One message-passing layer: uvu tensor product with radial weights, gate, residual."""
@@ -264,12 +347,15 @@ class _Interaction(nn.Module):
         )
         self.lin_out = o3.Linear(irreps_mid, self.gate.irreps_in)
         self.norm = 1.0 / math.sqrt(cfg.k)
+        self.fast_tp = _FastUVU(self.tp) if _FastUVU.supports(self.tp) else None
 
     def forward(self, h: Tensor, sh: Tensor, edge_emb: Tensor, src: Tensor, table: _NeighbourTable) -> Tensor:
         x = self.lin_in(h)
-        messages = self.tp(x[src], sh, self.radial(edge_emb))
-        agg = table.sum(messages) * self.norm
-        return h + self.gate(self.lin_out(agg))
+        if self.fast_tp is not None:
+            agg = self.fast_tp.aggregate(x, sh, self.radial(edge_emb), src, table)
+        else:
+            agg = table.sum(self.tp(x[src], sh, self.radial(edge_emb)))
+        return h + self.gate(self.lin_out(agg * self.norm))
 
 
 class Encoder(nn.Module):
@@ -332,8 +418,9 @@ class Encoder(nn.Module):
             Needs ``node_s`` (N, node_s_dim), ``node_v`` (N, node_v_dim, 3), ``node_mask`` (N,) bool,
             ``edge_index`` (2, E) (row 0 source j, row 1 target i), ``edge_vec`` (E, 3), and the raw edge
             geometry ``edge_dist, edge_rot, edge_dir, edge_sep`` of :func:`protok.graph.build_graph`,
-            expanded here to ``edge_s`` (E, edge_s_dim) by :func:`protok.graph.expand_edge_scalars`
-            (an old-style graph that stores ``edge_s`` itself is used as is).
+            whose edge scalars (:func:`protok.graph.expand_edge_scalars`) enter through the edge
+            embedding, computed by :func:`protok.graph.linear_edge_scalars` (an old-style graph that
+            stores ``edge_s`` itself is used as is).
 
         Returns
         -------
@@ -346,33 +433,30 @@ class Encoder(nn.Module):
         node_s = torch.where(mask[:, None], data.node_s.to(dtype), 0.0)
         node_v = torch.where(mask[:, None, None], data.node_v.to(dtype), 0.0)
         n = node_s.shape[0]
-        edge_s = expand_edge_scalars(data)  # stored raw edge geometry -> (E, edge_s_dim), batched
-        self._check(node_s, node_v, edge_s)
+        self._check(node_s, node_v)
+        # edge_embed(expand_edge_scalars(data)) without the wide (E, edge_s_dim) matrix, batched
+        lin = self.edge_embed[0]
+        edge_emb = self.edge_embed[1](linear_edge_scalars(data, lin.weight, lin.bias))
 
         src, dst = data.edge_index[0], data.edge_index[1]
-        edge_s, edge_vec = edge_s.to(dtype), data.edge_vec.to(dtype)
+        edge_vec = data.edge_vec.to(dtype)
         keep = mask[src] & mask[dst]
         if not bool(keep.all()):  # the graph promises this; enforce it so masked rows stay isolated
-            src, dst, edge_s, edge_vec = src[keep], dst[keep], edge_s[keep], edge_vec[keep]
+            src, dst, edge_emb, edge_vec = src[keep], dst[keep], edge_emb[keep], edge_vec[keep]
         sh = o3.spherical_harmonics(self.irreps_sh, edge_vec, normalize=True, normalization="component")
         table = _NeighbourTable(dst, n)
 
-        edge_emb = self.edge_embed(edge_s)
         h = self.embed(torch.cat([node_s, node_v.reshape(n, -1)], dim=-1))
         for layer in self.layers:
             h = layer(h, sh, edge_emb, src, table)
         return self.readout(torch.cat([self._invariants(h), node_s], dim=-1))
 
-    def _check(self, node_s: Tensor, node_v: Tensor, edge_s: Tensor) -> None:
+    def _check(self, node_s: Tensor, node_v: Tensor) -> None:
         cfg = self.config
         if node_s.shape[-1] != cfg.node_s_dim or node_v.shape[1:] != (cfg.node_v_dim, 3):
             raise ConfigError(
                 f"Encoder: graph features node_s {tuple(node_s.shape)}, node_v {tuple(node_v.shape)} do not "
                 f"match the config (node_s_dim={cfg.node_s_dim}, node_v_dim={cfg.node_v_dim})",
-            )
-        if edge_s.shape[-1] != cfg.edge_s_dim:
-            raise ConfigError(
-                f"Encoder: graph edge_s has {edge_s.shape[-1]} features, config edge_s_dim={cfg.edge_s_dim}",
             )
 
     def extra_repr(self) -> str:

@@ -24,6 +24,7 @@ from protok.graph import (
     build_graph,
     expand_edge_geometry,
     expand_edge_scalars,
+    linear_edge_scalars,
 )
 from protok.structures import ProteinChain
 
@@ -252,3 +253,37 @@ def test_graph_without_edges(chain300, n_res, missing):
         assert g.edge_dist.shape == (0, 9) and g.edge_rot.shape == (0, 9) and g.edge_dir.shape == (0, 3)
         assert g.edge_sep.shape == (0,) and g.edge_sep.dtype == torch.int64
         assert expand_edge_scalars(g).shape == (0, EDGE_S_DIM)
+
+
+def test_linear_edge_scalars_equals_expanded_product(promod3, chain300):
+    """The split product equals ``expand_edge_scalars(g) @ W.T + b`` on real graphs, multi-chain included."""
+    gen = torch.Generator().manual_seed(0)
+    weight = torch.randn(24, EDGE_S_DIM, generator=gen)
+    bias = torch.randn(24, generator=gen)
+    a = promod3.chain(promod3.find(40, 60))
+    b = promod3.chain(promod3.find(40, 60, skip=1))
+    graphs = [build_graph(a), build_graph(chain300), build_graph([a, b])]
+    for g in [*graphs, Batch.from_data_list(graphs)]:
+        ref = expand_edge_scalars(g) @ weight.T + bias
+        torch.testing.assert_close(linear_edge_scalars(g, weight, bias), ref, atol=1e-4, rtol=1e-5)
+        torch.testing.assert_close(linear_edge_scalars(g, weight), ref - bias, atol=1e-4, rtol=1e-5)
+
+
+def test_linear_edge_scalars_gradients_match(chain300):
+    g = build_graph(chain300)
+    w1 = torch.randn(8, EDGE_S_DIM, requires_grad=True)
+    w2 = w1.detach().clone().requires_grad_(True)
+    linear_edge_scalars(g, w1).square().sum().backward()
+    (expand_edge_scalars(g) @ w2.T).square().sum().backward()
+    torch.testing.assert_close(w1.grad, w2.grad, atol=1e-2, rtol=1e-4)
+
+
+def test_linear_edge_scalars_old_style_and_bad_weight(chain300):
+    g = build_graph(chain300)
+    old = Data(edge_s=expand_edge_scalars(g))
+    w = torch.randn(4, EDGE_S_DIM)
+    torch.testing.assert_close(linear_edge_scalars(old, w), old.edge_s @ w.T)
+    with pytest.raises(ConfigError, match="edge_s"):
+        linear_edge_scalars(g, torch.randn(4, EDGE_S_DIM + 1))
+    with pytest.raises(ConfigError, match="edge geometry fields"):
+        linear_edge_scalars(Data(edge_index=g.edge_index), w)
