@@ -6,7 +6,17 @@ Measures, on a real 300-residue chain (the first 300 residues of ``structures/3m
    sizes for the ``small`` preset (target: <= 20 ms);
 2. the same encoder with its ``uvu`` tensor products swapped for ``o3.FullyConnectedTensorProduct`` with
    per-edge weights (same irreps in and out), and the two tensor products alone on the graph's edges;
-   reported as slowdown ratios measured in this same run.
+   reported as slowdown ratios measured in this same run;
+3. ``e3nn_tp:small``: the small preset with the hand-written ``lmax = 1`` fast path switched off
+   (``layer.fast_tp = None`` in every layer, so each layer runs e3nn's generic ``o3.TensorProduct``; same
+   function, same weight layout); reported as ``ratio_e3nn_tp_over_fast_encoder`` =
+   median(``e3nn_tp:small``) / median(``preset:small``) per thread count;
+4. with one torch thread, the per-residue cost of ``Tokenizer.encode_featurized`` (the shipped
+   ``protok-provq-small-v1`` model) over a seeded sample of real chains (256 chains of 40-512 residues from
+   ``../shared/data/promod3/chains.npz``, ``np.random.default_rng(0)``, as in ``tokenize_speed.py``) at
+   each ``--batch-residues`` value of ``max_batch_residues`` (``batch_size`` is set to the chain count, so
+   only the residue cap groups chains); median us/residue per value and the fastest value, under
+   ``"batch_residues"`` in the JSON. Skipped, with a note, when the data file is missing.
 
 The machine may be shared, so configurations are timed round-robin (``--rounds`` rounds of ``--calls``
 calls each, after a warm-up that also lets TorchScript specialise) and the median over all calls is
@@ -15,7 +25,8 @@ reported, together with the minimum and the load average.
 Usage::
 
     python benchmarks/encoder_speed.py            # writes benchmarks/results/encoder_speed.json
-    python benchmarks/encoder_speed.py --quick    # fewer repeats
+    python benchmarks/encoder_speed.py --quick    # fewer repeats (and 1 round of the batch-residues sweep)
+    python benchmarks/encoder_speed.py --batch-residues 1024 2048 4096
 """
 
 from __future__ import annotations
@@ -30,6 +41,7 @@ from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 from e3nn import o3
 
@@ -40,6 +52,10 @@ from protok.structures import read_chain
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "encoder_speed.json"
 TARGET_MS = 20.0
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "promod3" / "chains.npz"
+BATCH_RESIDUES = [512, 1024, 2048, 4096, 32768]
+SWEEP_MODEL = "protok-provq-small-v1"
+SWEEP_CHAINS = 256
 
 # Candidate sizes considered for the "small" preset (overrides of the small preset).
 CANDIDATES: dict[str, dict[str, int]] = {
@@ -60,9 +76,80 @@ def _fully_connected_variant(enc: Encoder) -> Encoder:
             enc.irreps_hidden, enc.irreps_sh, enc.irreps_hidden, shared_weights=False, internal_weights=False
         )
         layer.tp = fc
+        layer.fast_tp = None  # the fast path implements the uvu product only; use ``layer.tp``
         layer.radial = _mlp([cfg.radial_hidden, cfg.radial_hidden, fc.weight_numel])
         layer.lin_out = o3.Linear(fc.irreps_out, layer.gate.irreps_in)
     return enc.eval()
+
+
+def _e3nn_tp_variant(enc: Encoder) -> Encoder:
+    """The same encoder running e3nn's generic ``o3.TensorProduct`` instead of the hand-written fast path."""
+    for layer in enc.layers:
+        layer.fast_tp = None
+    return enc.eval()
+
+
+def _sample_chains(data: Path, n: int, seed: int) -> list:
+    """A seeded sample of ``n`` chains with 40-512 residues (the sampling of ``tokenize_speed.py``)."""
+    from protok.structures import Promod3Chains
+
+    db = Promod3Chains(data)
+    ok = np.flatnonzero((db.lengths >= 40) & (db.lengths <= 512))
+    pick = np.sort(np.random.default_rng(seed).choice(ok, size=n, replace=False))
+    return [db.chain(int(i)) for i in pick]
+
+
+def _batch_residues_sweep(data: Path, values: list[int], rounds: int) -> dict | None:
+    """Per-residue cost of ``Tokenizer.encode_featurized`` at each ``max_batch_residues``, one torch thread."""
+    if not data.is_file():
+        print(f"note: {data} not found; skipping the --batch-residues section")
+        return None
+    from protok.tokenizer import load
+    from protok.tokenizer.api import featurize
+
+    torch.set_num_threads(1)
+    chains = _sample_chains(data, SWEEP_CHAINS, seed=0)
+    tok = load(SWEEP_MODEL)
+    items = [featurize(c, tok.k_neighbours) for c in chains]
+    residues = sum(len(c) for c in chains)
+    tok.batch_size = len(items)  # only the residue cap groups chains
+    calls = {}
+    for n in values:
+        tok.max_batch_residues = n
+        calls[n] = sum(1 for _ in tok._batches(items))
+        tok.encode_featurized(items[:32])  # warm-up
+    samples: dict[int, list[float]] = {n: [] for n in values}
+    for _ in range(rounds):
+        for n in values:
+            tok.max_batch_residues = n
+            t0 = time.perf_counter()
+            tok.encode_featurized(items)
+            samples[n].append((time.perf_counter() - t0) / residues * 1e6)
+    per_n = {
+        str(n): {
+            "median_us_per_residue": statistics.median(s),
+            "min_us_per_residue": min(s),
+            "encoder_calls": calls[n],
+            "mean_residues_per_call": residues / calls[n],
+            "n": len(s),
+        }
+        for n, s in samples.items()
+    }
+    fastest = min(values, key=lambda n: per_n[str(n)]["median_us_per_residue"])
+    return {
+        "what": "Tokenizer.encode_featurized over all chains, us per residue; median over round-robin rounds",
+        "model": SWEEP_MODEL,
+        "data": str(data),
+        "sample": f"np.random.default_rng(0), {SWEEP_CHAINS} chains of 40-512 residues",
+        "chains": len(chains),
+        "residues": residues,
+        "k_neighbours": tok.k_neighbours,
+        "batch_size": tok.batch_size,
+        "torch_threads": torch.get_num_threads(),
+        "rounds": rounds,
+        "fastest": fastest,
+        "by_max_batch_residues": per_n,
+    }
 
 
 def _time_round_robin(fns: dict[str, Callable[[], object]], warmup: int, rounds: int, calls: int) -> dict:
@@ -91,11 +178,21 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--calls", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=15)
-    parser.add_argument("--quick", action="store_true", help="2 rounds of 5 calls")
+    parser.add_argument(
+        "--batch-residues",
+        type=int,
+        nargs="+",
+        default=BATCH_RESIDUES,
+        help="max_batch_residues values for the Tokenizer.encode_featurized sweep (1 thread)",
+    )
+    parser.add_argument("--batch-rounds", type=int, default=3, help="rounds of the batch-residues sweep")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="ProMod3 chains.npz for the sweep")
+    parser.add_argument("--quick", action="store_true", help="2 rounds of 5 calls; 1 round of the sweep")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.calls = 2, 5
+        args.batch_rounds = 1
     load_before = os.getloadavg()
 
     chain = read_chain(REPO / "structures" / "3mht.pdb").slice(0, 300)
@@ -108,6 +205,7 @@ def main() -> None:
     torch.manual_seed(0)
     encoders = {name: Encoder(cfg).eval() for name, cfg in configs.items()}
     encoders["fully_connected:small"] = _fully_connected_variant(Encoder(small))
+    encoders["e3nn_tp:small"] = _e3nn_tp_variant(Encoder(small))
 
     # The tensor products alone, on this graph's edges, with the small preset's irreps.
     irreps = encoders["preset:small"].irreps_hidden
@@ -134,6 +232,7 @@ def main() -> None:
             "small_meets_target": med["preset:small"] <= TARGET_MS,
             "ratio_fully_connected_over_uvu_encoder": med["fully_connected:small"] / med["preset:small"],
             "ratio_fully_connected_over_uvu_tp_only": med["tp_only:fully_connected"] / med["tp_only:uvu"],
+            "ratio_e3nn_tp_over_fast_encoder": med["e3nn_tp:small"] / med["preset:small"],
             "timings": timings,
         }
     models = {
@@ -144,6 +243,7 @@ def main() -> None:
         }
         for name, enc in encoders.items()
     }
+    sweep = _batch_residues_sweep(args.data, args.batch_residues, args.batch_rounds)
     result = {
         "what": "Encoder forward (inference_mode) per chain, ms; median over round-robin calls",
         "chain": f"structures/3mht.pdb chain A residues 1-300 ({n_res} residues, {n_edges} edges, k=16)",
@@ -156,6 +256,8 @@ def main() -> None:
         "by_threads": by_threads,
         "models": models,
     }
+    if sweep is not None:
+        result["batch_residues"] = sweep
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     for threads, res in by_threads.items():
@@ -167,6 +269,19 @@ def main() -> None:
             f"fully connected / uvu: encoder {res['ratio_fully_connected_over_uvu_encoder']:.1f}x, "
             f"tensor product alone {res['ratio_fully_connected_over_uvu_tp_only']:.1f}x"
         )
+        print(f"e3nn TensorProduct / fast path: encoder {res['ratio_e3nn_tp_over_fast_encoder']:.1f}x")
+    if sweep is not None:
+        print(
+            f"--- Tokenizer.encode_featurized, 1 thread, {sweep['chains']} chains, {sweep['residues']} residues, "
+            f"{sweep['rounds']} round(s)"
+        )
+        for n, row in sweep["by_max_batch_residues"].items():
+            print(
+                f"max_batch_residues {n:>6}  median {row['median_us_per_residue']:7.1f} us/residue  "
+                f"min {row['min_us_per_residue']:7.1f}  ({row['encoder_calls']} calls, "
+                f"{row['mean_residues_per_call']:.0f} residues/call)"
+            )
+        print(f"fastest: max_batch_residues {sweep['fastest']}")
     print(f"load {load_before[0]:.1f} -> {result['load_avg_after'][0]:.1f}; wrote {args.out}")
 
 

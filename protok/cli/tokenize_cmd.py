@@ -62,7 +62,7 @@ def tokenize_cmd(inputs, output, chains, model_name, structure_model, device, wo
     """
     from protok.errors import ProtokError
     from protok.tokenizer.inputs import collect_inputs, parse_shard, select_shard
-    from protok.tokenizer.runner import RunConfig, default_workers, run_tokenize
+    from protok.tokenizer.runner import RunConfig, default_workers, encoder_threads, run_tokenize
     from protok.tokenizer.tokenfile import format_of
 
     logging.basicConfig(level=logging.WARNING, format="protok: %(message)s")
@@ -74,13 +74,18 @@ def tokenize_cmd(inputs, output, chains, model_name, structure_model, device, wo
             format_of(output)
     except (ProtokError, ValueError) as exc:
         raise click.UsageError(str(exc)) from None
+    n_workers = default_workers() if workers is None else workers
+    if engine == "local" and device == "cpu" and n_workers > 0:
+        import torch
+
+        torch.set_num_threads(encoder_threads(n_workers))
     tok = _load(model_name, device, batch_size)
     cfg = RunConfig(
         inputs=files,
         output=output,
         chains=[c for c in chains.split(",") if c] if chains else None,
         model=structure_model,
-        workers=default_workers() if workers is None else workers,
+        workers=n_workers,
         files_per_shard=files_per_shard,
         resume=resume,
         engine=engine,

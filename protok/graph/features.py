@@ -414,7 +414,9 @@ def linear_edge_scalars(data: Data, weight: torch.Tensor, bias: torch.Tensor | N
     table = table + same_chain[:, None] * weight[:, -1]
     if bias is not None:
         table = table + bias
-    return torch.addmm(table[data.edge_sep.reshape(e).long()], dense.to(weight.dtype), weight[:, :n_dense].t())
+    return torch.addmm(
+        table[data.edge_sep.reshape(e).long()], dense.to(weight.dtype), weight[:, :n_dense].t()
+    )
 
 
 def edge_scalars(

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 from e3nn import o3
@@ -239,7 +239,9 @@ class _NeighbourTable:
         # Regular case (every node has ``width`` in-edges and the edges are already grouped by target, as
         # :func:`protok.graph.knn_graph` returns them): the table is ``arange(E).view(N, width)`` and the
         # sum is a reshape, no gather. Same values in the same order as the gather, so the same result.
-        self.regular = (not self.padded) and bool(torch.equal(order, torch.arange(num_edges, device=dst.device)))
+        self.regular = (not self.padded) and bool(
+            torch.equal(order, torch.arange(num_edges, device=dst.device))
+        )
         self.gather = torch.full((num_nodes, width), num_edges, dtype=torch.long, device=dst.device)
         self.gather[sorted_dst, slot] = order
 
@@ -285,10 +287,18 @@ class _FastUVU:
         ir_in = [(mul, str(ir)) for mul, ir in tp.irreps_in1]
         if len(ir_in) != 2 or ir_in[0][1] != "0e" or ir_in[1][1] != "1o":
             return False
-        if [str(ir) for _, ir in tp.irreps_in2] != ["0e", "1o"] or [mul for mul, _ in tp.irreps_in2] != [1, 1]:
+        if [str(ir) for _, ir in tp.irreps_in2] != ["0e", "1o"] or [mul for mul, _ in tp.irreps_in2] != [
+            1,
+            1,
+        ]:
             return False
         paths = [
-            (tp.irreps_in1[i.i_in1].ir.l, tp.irreps_in2[i.i_in2].ir.l, tp.irreps_out[i.i_out].ir.l, i.connection_mode)
+            (
+                tp.irreps_in1[i.i_in1].ir.l,
+                tp.irreps_in2[i.i_in2].ir.l,
+                tp.irreps_out[i.i_out].ir.l,
+                i.connection_mode,
+            )
             for i in tp.instructions
         ]
         return paths == [(*p, "uvu") for p in cls._PATHS]
@@ -327,6 +337,7 @@ class _FastUVU:
             parts = [table.sum(part) for part in edge_parts]
         agg = torch.cat(parts, dim=1)
         return agg * self.scale.to(device=agg.device, dtype=agg.dtype)
+
 
 class _Interaction(nn.Module):
     """One message-passing layer: uvu tensor product with radial weights, gate, residual."""
@@ -435,7 +446,7 @@ class Encoder(nn.Module):
         n = node_s.shape[0]
         self._check(node_s, node_v)
         # edge_embed(expand_edge_scalars(data)) without the wide (E, edge_s_dim) matrix, batched
-        lin = self.edge_embed[0]
+        lin = cast(nn.Linear, self.edge_embed[0])
         edge_emb = self.edge_embed[1](linear_edge_scalars(data, lin.weight, lin.bias))
 
         src, dst = data.edge_index[0], data.edge_index[1]

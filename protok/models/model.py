@@ -204,7 +204,14 @@ def _batch_vector(data: Data) -> Tensor:
 
 @contextlib.contextmanager
 def _eval_mode(module: nn.Module) -> Iterator[None]:
-    """Temporarily put ``module`` (and all children) in eval mode; restore each one's flag after."""
+    """Temporarily put ``module`` (and all children) in eval mode; restore each one's flag after.
+
+    A module already in eval mode is taken as is (``eval()`` / ``train()`` set every child, and protok sets
+    modes only that way): walking the submodules costs ~2 ms a call, a fifth of a small encoder call.
+    """
+    if not module.training:
+        yield
+        return
     flags = [(m, m.training) for m in module.modules()]
     module.eval()
     try:

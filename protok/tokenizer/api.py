@@ -29,10 +29,24 @@ from protok.tokenizer.result import TokenizedChain
 from protok.tokenizer.text import from_text
 from protok.tokenizer.vocab import Vocabulary
 
-__all__ = ["MIN_ROWS", "Featurized", "Tokenizer", "entry_id", "featurize", "load"]
+__all__ = [
+    "CPU_BATCH_RESIDUES",
+    "GPU_BATCH_RESIDUES",
+    "MIN_ROWS",
+    "Featurized",
+    "Tokenizer",
+    "entry_id",
+    "featurize",
+    "load",
+]
 
 #: Minimum residues per encoder call (see the module docstring on batch invariance).
 MIN_ROWS: int = 64
+#: Default residues per encoder call on a CPU: the per-residue cost is lowest near 2,048 (the edge tensors
+#: stay in cache) and rises by half at 32,768 (``benchmarks/encoder_speed.py --batch-residues``).
+CPU_BATCH_RESIDUES: int = 2048
+#: Default residues per encoder call on a GPU.
+GPU_BATCH_RESIDUES: int = 32768
 
 _STRUCT_SUFFIXES = (".pdb", ".ent", ".cif", ".mmcif", ".pdbx", ".bcif", ".bcif.gz")
 
@@ -60,6 +74,23 @@ class Featurized:
     chain: ProteinChain
     graph: Any  # torch_geometric.data.Data
     id: str
+
+    # Pickling (the hand-over from parse workers) sends the graph's tensors as numpy arrays: torch's own
+    # tensor pickling costs ~4 ms per 200-residue chain each way, numpy's ~0.5 ms (tensors share memory
+    # with the arrays on both sides, so nothing is copied twice).
+    def __getstate__(self) -> dict[str, Any]:
+        fields = {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in self.graph.items()}
+        return {"chain": self.chain, "graph": fields, "id": self.id}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        from torch_geometric.data import Data
+
+        graph = Data(
+            **{k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in state["graph"].items()}
+        )
+        object.__setattr__(self, "chain", state["chain"])
+        object.__setattr__(self, "graph", graph)
+        object.__setattr__(self, "id", state["id"])
 
 
 def featurize(chain: ProteinChain, k: int = 16, id: str | None = None) -> Featurized:
@@ -132,8 +163,10 @@ class Tokenizer:
         Where the encoder and decoder run (``"cpu"``, ``"cuda"``, ``"cuda:1"``).
     batch_size : int
         Most chains per encoder call.
-    max_batch_residues : int
+    max_batch_residues : int, optional
         Most residues per encoder call (a longer single chain still runs alone: nothing is truncated).
+        Default: :data:`CPU_BATCH_RESIDUES` on a CPU, where small batches stay in cache (measured fastest
+        by ``benchmarks/encoder_speed.py``), :data:`GPU_BATCH_RESIDUES` on a GPU.
     name : str
         Model name or path, for reports.
 
@@ -149,12 +182,14 @@ class Tokenizer:
         *,
         device: str | torch.device = "cpu",
         batch_size: int = 64,
-        max_batch_residues: int = 32768,
+        max_batch_residues: int | None = None,
         name: str = "<model>",
     ) -> None:
         self.device = torch.device(device)
         self.model: Any = model.to(self.device).eval()
         self.batch_size = int(batch_size)
+        if max_batch_residues is None:
+            max_batch_residues = CPU_BATCH_RESIDUES if self.device.type == "cpu" else GPU_BATCH_RESIDUES
         self.max_batch_residues = int(max_batch_residues)
         self.name = name
         quantizer = getattr(model, "quantizer", None)

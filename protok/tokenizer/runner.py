@@ -3,19 +3,22 @@
 * :func:`parse_file` - the per-file function (read the structure, build each chain's residue graph). It never
   raises: failures come back as a reason string, so one bad file never stops a run.
 * Executors: in-process, a bounded process pool (``workers``), or Ray Data (:mod:`protok.tokenizer.ray_engine`).
-  Parsing runs ahead in the pool while the encoder (main process) tokenizes batches of chains.
+  On a CPU the pool's processes and the main one each parse *and* encode chunks of files (only token
+  records travel between processes); with a GPU encoder the pool parses ahead while the main process
+  encodes batches of chains.
 * Output: :class:`protok.tokenizer.store.ShardStore` (``-o``) or FASTA text to a stream (stdout).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import multiprocessing
 import os
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +34,13 @@ log = logging.getLogger(__name__)
 
 #: Below this many files, parsing stays in-process (starting worker processes costs seconds).
 MIN_FILES_FOR_POOL: int = 32
+#: Files per encoder hand-off: the main process encodes parsed files in groups this small, so the parsing
+#: workers never wait for a whole output shard to be encoded (shards are still committed whole).
+ENCODE_FILES: int = 16
+#: Parsed files the pool may hold ready per worker, ahead of the encoder.
+PREFETCH_PER_WORKER: int = 32
+#: Chunks of :data:`ENCODE_FILES` files a worker that parses and encodes may run ahead.
+PREFETCH_CHUNKS_PER_WORKER: int = 4
 
 
 @dataclass
@@ -126,15 +136,14 @@ class RunSummary:
 
 
 def _parse_many(files: Sequence[str], cfg: RunConfig, k: int) -> Iterator[FileResult]:
-    """Parse ``files`` in order, in-process or in a bounded process pool (at most 8 x workers in flight)."""
+    """Parse ``files`` in order, in-process or in a bounded process pool (at most
+    ``PREFETCH_PER_WORKER x workers`` files in flight)."""
     if cfg.workers <= 0 or len(files) < MIN_FILES_FOR_POOL:
         for f in files:
             yield parse_file(f, cfg.chains, cfg.model, k)
         return
-    window = max(4, 8 * cfg.workers)
-    # "spawn": forking a process that already runs torch/OpenMP threads can deadlock the children
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=cfg.workers, mp_context=ctx, initializer=_worker_init) as pool:
+    window = max(2 * ENCODE_FILES, PREFETCH_PER_WORKER * cfg.workers)
+    with _pool(cfg.workers, None) as pool:
         pending: deque[Future[FileResult]] = deque()
         it = iter(files)
         for f in it:
@@ -149,31 +158,160 @@ def _parse_many(files: Sequence[str], cfg: RunConfig, k: int) -> Iterator[FileRe
             yield res
 
 
-def _worker_init() -> None:
+def _pool(workers: int, model_name: str | None) -> ProcessPoolExecutor:
+    # "spawn": forking a process that already runs torch/OpenMP threads can deadlock the children
+    ctx = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(model_name,)
+    )
+
+
+#: The tokenizer of a worker process that encodes as well as parses (loaded once, in :func:`_worker_init`).
+_WORKER_TOKENIZER: Tokenizer | None = None
+
+
+def _worker_init(model_name: str | None) -> None:
     import torch
 
+    global _WORKER_TOKENIZER
     torch.set_num_threads(1)
+    if model_name is not None:
+        from protok.tokenizer.api import load
 
-
-def _groups(results: Iterable[FileResult], size: int) -> Iterator[list[FileResult]]:
-    group: list[FileResult] = []
-    for r in results:
-        group.append(r)
-        if len(group) >= size:
-            yield group
-            group = []
-    if group:
-        yield group
+        _WORKER_TOKENIZER = load(model_name)
 
 
 def encode_group(
     tok: Tokenizer, group: Sequence[FileResult]
 ) -> tuple[list[dict[str, Any]], list[FailedInput]]:
-    """Encode the chains of parsed files; records in file then chain order, and the failures."""
+    """Encode the chains of parsed files; records in file then chain order, and the failures.
+
+    Should the encoder fail on the batch (a chain too large for memory, say), each file is encoded alone,
+    so the failure is recorded against the file that caused it and the others still get their tokens.
+    """
     failed = [FailedInput(r.source, r.error) for r in group if r.error is not None]
-    items = [it for r in group if r.error is None for it in r.items]
-    records = [t.to_record() for t in tok.encode_featurized(items)]
+    ok = [r for r in group if r.error is None]
+    try:
+        return [t.to_record() for t in tok.encode_featurized([it for r in ok for it in r.items])], failed
+    except Exception:  # noqa: BLE001 - isolate the file below; one bad input never stops a run
+        if len(ok) <= 1 and not failed:
+            raise
+    records: list[dict[str, Any]] = []
+    for r in ok:
+        try:
+            records += [t.to_record() for t in tok.encode_featurized(r.items)]
+        except Exception as exc:  # noqa: BLE001
+            msg = str(exc) if r.source in str(exc) else f"{r.source}: {exc}"
+            failed.append(FailedInput(r.source, f"{type(exc).__name__}: {msg}"))
+    order = {r.source: i for i, r in enumerate(group)}
+    failed.sort(key=lambda f: order[f.source])
     return records, failed
+
+
+def tokenize_files(
+    tok: Tokenizer, files: Sequence[str], chains: Sequence[str] | None = None, model: int | None = None
+) -> tuple[list[dict[str, Any]], list[FailedInput]]:
+    """Parse and encode ``files`` in this process: :func:`parse_file` then :func:`encode_group`."""
+    return encode_group(tok, [parse_file(f, chains, model, tok.k_neighbours) for f in files])
+
+
+def _tokenize_in_worker(
+    files: Sequence[str], chains: Sequence[str] | None, model: int | None
+) -> tuple[list[dict[str, Any]], list[FailedInput]]:
+    if _WORKER_TOKENIZER is None:  # pragma: no cover - the pool is always built with a model name
+        raise RuntimeError("worker has no tokenizer")
+    return tokenize_files(_WORKER_TOKENIZER, files, chains, model)
+
+
+ChunkResult = tuple[list[dict[str, Any]], list[str], list[FailedInput]]
+
+
+def _chunks(files: Sequence[str], cfg: RunConfig) -> list[list[str]]:
+    """``files`` cut into shards of ``cfg.files_per_shard``, each cut into chunks of :data:`ENCODE_FILES`."""
+    out = []
+    for s in range(0, len(files), cfg.files_per_shard):
+        shard = files[s : s + cfg.files_per_shard]
+        out += [list(shard[c : c + ENCODE_FILES]) for c in range(0, len(shard), ENCODE_FILES)]
+    return out
+
+
+def _worker_model(tok: Tokenizer, cfg: RunConfig) -> str | None:
+    """What worker processes load to encode on their own, or None when they cannot (a GPU encoder, which
+    stays in this process, or a tokenizer that was not loaded from a registry name or folder)."""
+    if tok.device.type != "cpu":
+        return None
+    name = cfg.model_name or tok.name
+    from protok.models import registry
+
+    known = name in getattr(registry, "MODEL_REGISTRY", {}) or Path(name).is_dir()
+    return name if known else None
+
+
+def _chunk_results(tok: Tokenizer, files: Sequence[str], cfg: RunConfig) -> Iterator[ChunkResult]:
+    """``(records, sources, failed)`` for each chunk of :func:`_chunks`, in input order.
+
+    * CPU, ``workers >= 1``: the worker processes *and* this one parse and encode whole chunks: chunks are
+      queued for the pool, and whenever the next chunk in order is not ready this process takes one that
+      no worker has started (that chunk, or the last queued one) instead of waiting. Every core does the
+      same work, only token records travel between processes, and no single encoder process limits the run.
+    * GPU (or a tokenizer without a loadable name): workers parse, this process encodes.
+    * ``workers = 0`` or a small run: everything in this process.
+    """
+    chunks = _chunks(files, cfg)
+    model_name = _worker_model(tok, cfg)
+    if cfg.workers <= 0 or len(files) < MIN_FILES_FOR_POOL or model_name is None:
+        parsed = _parse_many(files, cfg, tok.k_neighbours)
+        for chunk in chunks:
+            records, failed = encode_group(tok, list(itertools.islice(parsed, len(chunk))))
+            yield records, chunk, failed
+        return
+    window = PREFETCH_CHUNKS_PER_WORKER * cfg.workers
+    with _pool(cfg.workers, model_name) as pool:
+        futures: dict[int, Future[tuple[list[dict[str, Any]], list[FailedInput]]]] = {}
+        done: dict[int, tuple[list[dict[str, Any]], list[FailedInput]]] = {}
+        ahead = 0  # chunks below this index are submitted or done
+
+        def run_here(j: int) -> None:
+            done[j] = tokenize_files(tok, chunks[j], cfg.chains, cfg.model)
+
+        for i, chunk in enumerate(chunks):
+            while i not in done:
+                while ahead < len(chunks) and len(futures) < window:
+                    futures[ahead] = pool.submit(_tokenize_in_worker, chunks[ahead], cfg.chains, cfg.model)
+                    ahead += 1
+                fut = futures[i]
+                if fut.done():
+                    done[i] = futures.pop(i).result()
+                elif fut.cancel():  # not started in a worker yet: do it here
+                    del futures[i]
+                    run_here(i)
+                else:  # a worker has it: meanwhile take the last queued chunk, else wait
+                    spare = next(
+                        (j for j in sorted(futures, reverse=True) if j > i and futures[j].cancel()), None
+                    )
+                    if spare is None:
+                        done[i] = futures.pop(i).result()
+                    else:
+                        del futures[spare]
+                        run_here(spare)
+            records, failed = done.pop(i)
+            yield records, chunk, failed
+
+
+def _encode_local(tok: Tokenizer, files: Sequence[str], cfg: RunConfig) -> Iterator[ChunkResult]:
+    """``(records, sources, failed)`` per output shard of ``cfg.files_per_shard`` files."""
+    records: list[dict[str, Any]] = []
+    sources: list[str] = []
+    failed: list[FailedInput] = []
+    for recs, srcs, fails in _chunk_results(tok, files, cfg):
+        records += recs
+        sources += srcs
+        failed += fails
+        if len(sources) >= cfg.files_per_shard:
+            yield records, sources, failed
+            records, sources, failed = [], [], []
+    if sources:
+        yield records, sources, failed
 
 
 def run_tokenize(
@@ -235,9 +373,8 @@ def run_tokenize(
             for records, sources, failed in run_ray(todo, cfg, tok):
                 handle(records, sources, failed)
         elif cfg.engine == "local":
-            for group in _groups(_parse_many(todo, cfg, tok.k_neighbours), cfg.files_per_shard):
-                records, failed = encode_group(tok, group)
-                handle(records, [r.source for r in group], failed)
+            for records, sources, failed in _encode_local(tok, todo, cfg):
+                handle(records, sources, failed)
         else:
             raise ValueError(f"unknown engine {cfg.engine!r} (local or ray)")
     finally:
@@ -265,3 +402,9 @@ def _progress(cfg: RunConfig, total: int, initial: int) -> Any:
 def default_workers() -> int:
     """Parsing processes by default: one per spare core (the main process runs the encoder)."""
     return max(0, min(8, (os.cpu_count() or 1) - 1))
+
+
+def encoder_threads(workers: int) -> int:
+    """Torch threads for a CPU encoder next to ``workers`` parsing processes: the cores they leave free
+    (at least one), so parsing and encoding overlap without oversubscribing the machine."""
+    return max(1, (os.cpu_count() or 1) - max(0, workers))

@@ -206,7 +206,9 @@ def test_old_style_graph_with_stored_edge_s_gives_same_output(ubiquitin: Protein
 
 def _tp_inputs(layer, n: int, k: int, gen: torch.Generator) -> tuple[torch.Tensor, ...]:
     x = torch.randn(n, layer.tp.irreps_in1.dim, generator=gen)
-    sh = o3.spherical_harmonics("0e + 1o", torch.randn(n * k, 3, generator=gen), True, normalization="component")
+    sh = o3.spherical_harmonics(
+        "0e + 1o", torch.randn(n * k, 3, generator=gen), True, normalization="component"
+    )
     w = torch.randn(n * k, layer.tp.weight_numel, generator=gen)
     src = torch.randint(0, n, (n * k,), generator=gen)
     return x, sh, w, src

@@ -15,7 +15,7 @@ import pytest
 
 from protok.errors import InputNotFoundError
 from protok.structures import read_structure
-from protok.tokenizer import read_records
+from protok.tokenizer import Tokenizer, read_records
 from protok.tokenizer.inputs import collect_inputs, parse_shard, select_shard
 from protok.tokenizer.runner import RunConfig, parse_file, run_tokenize
 from protok.tokenizer.store import ShardStore, errors_path_for
@@ -133,7 +133,6 @@ def test_resume_drops_orphans_and_torn_manifest_lines(mixed_folder, tok, tmp_pat
     assert again.done_before == len(files) and _got(out) == _expected(good)
 
 
-@pytest.mark.slow
 def test_process_pool_gives_same_records(mixed_folder, tok, tmp_path, monkeypatch):
     from protok.tokenizer import runner
 
@@ -141,14 +140,42 @@ def test_process_pool_gives_same_records(mixed_folder, tok, tmp_path, monkeypatc
     files = collect_inputs([folder])
     outs = []
     monkeypatch.setattr(runner, "MIN_FILES_FOR_POOL", 1)
+    monkeypatch.setattr(runner, "ENCODE_FILES", 2)  # several chunks: some run in the workers, some here
     for workers in (0, 2):
         out = tmp_path / f"w{workers}.jsonl"
         run_tokenize(tok, RunConfig(inputs=files, output=out, workers=workers, progress=False))
         outs.append(sorted(json.dumps(r, sort_keys=True) for r in read_records(out)))
-    assert outs[0] == outs[1]
+    # a tokenizer workers cannot load by name (as with a GPU encoder): workers parse, this process encodes
+    unnamed = Tokenizer(tok.model, name="<in-memory model>")
+    assert runner._worker_model(unnamed, RunConfig(inputs=files)) is None
+    out = tmp_path / "unnamed.jsonl"
+    run_tokenize(unnamed, RunConfig(inputs=files, output=out, workers=2, progress=False))
+    outs.append(sorted(json.dumps(r, sort_keys=True) for r in read_records(out)))
+    assert outs[0] == outs[1] == outs[2]
 
 
-@pytest.mark.slow
+def test_encode_failure_is_recorded_against_its_file(mixed_folder, tok, monkeypatch):
+    """When the encoder fails on one file's chains, that file is recorded as failed and the others go on."""
+    from protok.tokenizer import runner
+
+    folder, good, bad = mixed_folder
+    files = sorted(str(p) for p in good)[:3]
+    results = [parse_file(f, k=tok.k_neighbours) for f in files]
+    victim = results[1].items[0].chain
+    original = tok.encode_featurized
+
+    def flaky(items):
+        if any(it.chain is victim for it in items):
+            raise MemoryError("simulated out of memory")
+        return original(items)
+
+    monkeypatch.setattr(tok, "encode_featurized", flaky)
+    records, failed = runner.encode_group(tok, results)
+    assert [f.source for f in failed] == [files[1]]
+    assert "MemoryError" in failed[0].reason and files[1] in failed[0].reason
+    assert {r["source"] for r in records} == {files[0], files[2]}
+
+
 def test_resume_after_sigkill(tmp_path, model_dir, mixed_folder_factory):
     """Kill a real `protok tokenize` run with SIGKILL midway, resume, and find every good chain exactly once."""
     folder, good, bad = mixed_folder_factory(tmp_path, copies=6)
