@@ -41,8 +41,8 @@ from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
-import numpy as np
 import torch
+from _common import sample_chains
 from e3nn import o3
 
 from protok.graph import build_graph
@@ -89,16 +89,6 @@ def _e3nn_tp_variant(enc: Encoder) -> Encoder:
     return enc.eval()
 
 
-def _sample_chains(data: Path, n: int, seed: int) -> list:
-    """A seeded sample of ``n`` chains with 40-512 residues (the sampling of ``tokenize_speed.py``)."""
-    from protok.structures import Promod3Chains
-
-    db = Promod3Chains(data)
-    ok = np.flatnonzero((db.lengths >= 40) & (db.lengths <= 512))
-    pick = np.sort(np.random.default_rng(seed).choice(ok, size=n, replace=False))
-    return [db.chain(int(i)) for i in pick]
-
-
 def _batch_residues_sweep(data: Path, values: list[int], rounds: int) -> dict | None:
     """Per-residue cost of ``Tokenizer.encode_featurized`` at each ``max_batch_residues``, one torch thread."""
     if not data.is_file():
@@ -108,7 +98,7 @@ def _batch_residues_sweep(data: Path, values: list[int], rounds: int) -> dict | 
     from protok.tokenizer.api import featurize
 
     torch.set_num_threads(1)
-    chains = _sample_chains(data, SWEEP_CHAINS, seed=0)
+    chains = list(sample_chains(data, SWEEP_CHAINS, seed=0).values())
     tok = load(SWEEP_MODEL)
     items = [featurize(c, tok.k_neighbours) for c in chains]
     residues = sum(len(c) for c in chains)

@@ -19,63 +19,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import biotite.structure as struc
-import biotite.structure.io.pdb as pdb
 import numpy as np
 import torch
+from _common import biotite_read, sample_chains, write_chains
 
 from protok.graph import build_graph, knn_graph
-from protok.structures import ProteinChain
 
 DEFAULT_NPZ = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "promod3" / "chains.npz"
-
-
-def load_chains(npz: Path, n: int, lo: int, hi: int, seed: int) -> list[ProteinChain]:
-    with np.load(npz) as z:  # NpzFile re-reads an array on every access: read each one once
-        d = {key: z[key] for key in ("length", "id", "ca_milliA", "nco_minus_ca_milliA", "seq")}
-    length = d["length"].astype(np.int64)
-    start = np.cumsum(length) - length
-    ids = [s.decode() for s in d["id"]]
-    pick = np.random.default_rng(seed).permutation(np.flatnonzero((length >= lo) & (length <= hi)))[:n]
-    out = []
-    for i in sorted(pick):
-        s, m = int(start[i]), int(length[i])
-        ca = d["ca_milliA"][s : s + m].astype(np.float64)
-        nco = ca[:, None] + d["nco_minus_ca_milliA"][s : s + m]
-        xyz = np.stack([nco[:, 0], ca, nco[:, 1], nco[:, 2]], axis=1) / 1000.0
-        out.append(
-            ProteinChain(
-                coords=xyz,
-                atom_mask=np.ones((m, 4), bool),
-                sequence=d["seq"][s : s + m].tobytes().decode(),
-                auth_chain_id=ids[i].split("_")[1][:1] or "A",
-                source=ids[i],
-            )
-        )
-    return out
-
-
-_THREE = dict(
-    zip(
-        "ACDEFGHIKLMNPQRSTVWY",
-        "ALA CYS ASP GLU PHE GLY HIS ILE LYS LEU MET ASN PRO GLN ARG SER THR VAL TRP TYR".split(),
-    )
-)
-
-
-def write_pdb(chain: ProteinChain, path: Path) -> None:
-    n = len(chain)
-    atoms = struc.AtomArray(4 * n)
-    atoms.coord = chain.coords.reshape(-1, 3)
-    atoms.atom_name = np.tile(["N", "CA", "C", "O"], n)
-    atoms.element = np.tile(["N", "C", "C", "O"], n)
-    atoms.res_id = np.repeat(np.arange(1, n + 1), 4)
-    atoms.res_name = np.repeat([_THREE.get(a, "UNK") for a in chain.sequence], 4)
-    atoms.chain_id = np.full(4 * n, chain.auth_chain_id)
-    atoms.hetero = np.zeros(4 * n, bool)
-    f = pdb.PDBFile()
-    f.set_structure(atoms)
-    f.write(str(path))
 
 
 def timed(fn, *args) -> float:
@@ -105,14 +55,13 @@ def main() -> None:
     except ImportError:
         read_structure = None
 
-    chains = load_chains(args.npz, args.n, args.min_len, args.max_len, args.seed)
+    sample = sample_chains(args.npz, args.n, seed=args.seed, min_len=args.min_len, max_len=args.max_len)
+    chains = list(sample.values())
     residues = sum(len(c) for c in chains)
     with tempfile.TemporaryDirectory() as tmp:
-        paths = [Path(tmp) / f"{i:04d}.pdb" for i in range(len(chains))]
-        for c, p in zip(chains, paths):
-            write_pdb(c, p)
+        paths = write_chains(sample, Path(tmp), "pdb")
         for c, p in zip(chains[:10], paths[:10]):  # warm-up
-            pdb.PDBFile.read(str(p)).get_structure(model=1)
+            biotite_read(p)
             build_graph(c, k=args.k)
         names = ["biotite read", "build_graph"] + (
             ["protok parse", "parse + graph"] if read_structure else []
@@ -122,7 +71,7 @@ def main() -> None:
             for i, (c, p) in enumerate(zip(chains, paths)):
                 best["biotite read"][i] = min(
                     best["biotite read"][i],
-                    timed(lambda q: pdb.PDBFile.read(str(q)).get_structure(model=1), p),
+                    timed(biotite_read, p),
                 )
                 best["build_graph"][i] = min(best["build_graph"][i], timed(build_graph, c, args.k))
                 if read_structure is not None:
@@ -153,7 +102,9 @@ def main() -> None:
     if args.big:
         big, total = [], 0
         # chains of >= 50 residues: args.big // 50 of them always reach args.big residues
-        for c in load_chains(args.npz, max(1, args.big // 50), 50, 1000, args.seed + 1):
+        for c in sample_chains(
+            args.npz, max(1, args.big // 50), seed=args.seed + 1, min_len=50, max_len=1000
+        ).values():
             big.append(c)
             total += len(c)
             if total >= args.big:

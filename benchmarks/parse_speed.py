@@ -28,10 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import biotite
-import numpy as np
-from _common import biotite_read, time_each
+from _common import biotite_read, sample_chains, time_each, write_chains
 
-from protok.structures import Promod3Chains, read_structure, write_structure
+from protok.structures import read_structure
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "promod3" / "chains.npz"
@@ -59,8 +58,8 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.torch_threads)
-    db = Promod3Chains(args.data)
-    picks = np.linspace(0, len(db) - 1, args.n).astype(int)  # spread over the archive, deterministic
+    # spread over the whole archive, deterministic
+    chains = sample_chains(args.data, args.n, min_len=None, max_len=None, spread=True)
     try:
         from protok.graph import build_graph
     except ImportError as exc:
@@ -69,7 +68,7 @@ def main() -> None:
 
     results: dict[str, Any] = {
         "n_chains": int(args.n),
-        "residues": int(db.lengths[picks].sum()),
+        "residues": sum(len(c) for c in chains.values()),
         "repeats": args.repeats,
         "graph_repeats": args.graph_repeats,
         "k": args.k,
@@ -80,7 +79,7 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory() as tmp:
         for fmt in ("pdb", "cif"):
-            paths = [write_structure(db.chain(int(i)), Path(tmp) / f"{db.ids[i]}.{fmt}") for i in picks]
+            paths = write_chains(chains, Path(tmp), fmt)
             methods: dict[str, Callable[[Path], Any]] = {
                 "biotite_read": biotite_read,
                 "protok_parse": read_structure,

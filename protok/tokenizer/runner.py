@@ -32,8 +32,9 @@ __all__ = ["FileResult", "RunConfig", "RunSummary", "parse_file", "run_tokenize"
 
 log = logging.getLogger(__name__)
 
-#: Below this many files, parsing stays in-process (starting worker processes costs seconds).
-MIN_FILES_FOR_POOL: int = 32
+#: Below this many files everything stays in-process: a worker process needs ~4 s to start (import torch,
+#: load the model), about what this process needs for 256 files on its own.
+MIN_FILES_FOR_POOL: int = 256
 #: Files per encoder hand-off: the main process encodes parsed files in groups this small, so the parsing
 #: workers never wait for a whole output shard to be encoded (shards are still committed whole).
 ENCODE_FILES: int = 16
@@ -251,9 +252,10 @@ def _chunk_results(tok: Tokenizer, files: Sequence[str], cfg: RunConfig) -> Iter
     """``(records, sources, failed)`` for each chunk of :func:`_chunks`, in input order.
 
     * CPU, ``workers >= 1``: the worker processes *and* this one parse and encode whole chunks: chunks are
-      queued for the pool, and whenever the next chunk in order is not ready this process takes one that
-      no worker has started (that chunk, or the last queued one) instead of waiting. Every core does the
-      same work, only token records travel between processes, and no single encoder process limits the run.
+      queued for the pool once a worker has started, and whenever the next chunk in order is not ready this
+      process does one that no worker has started (that chunk, the last queued one or the next unqueued
+      one) instead of waiting. Every core does the same work, only token records travel between
+      processes, and no single encoder process limits the run.
     * GPU (or a tokenizer without a loadable name): workers parse, this process encodes.
     * ``workers = 0`` or a small run: everything in this process.
     """
@@ -267,35 +269,51 @@ def _chunk_results(tok: Tokenizer, files: Sequence[str], cfg: RunConfig) -> Iter
         return
     window = PREFETCH_CHUNKS_PER_WORKER * cfg.workers
     with _pool(cfg.workers, model_name) as pool:
+        # Workers take seconds to start (torch, the model): chunks go to the pool only once one has
+        # answered, so no chunk waits on a starting worker while this process could have done it.
+        started = [pool.submit(_ready) for _ in range(cfg.workers)]
         futures: dict[int, Future[tuple[list[dict[str, Any]], list[FailedInput]]]] = {}
         done: dict[int, tuple[list[dict[str, Any]], list[FailedInput]]] = {}
-        ahead = 0  # chunks below this index are submitted or done
+        ahead = 0  # chunks below this index are queued or done
 
         def run_here(j: int) -> None:
             done[j] = tokenize_files(tok, chunks[j], cfg.chains, cfg.model)
 
         for i, chunk in enumerate(chunks):
             while i not in done:
-                while ahead < len(chunks) and len(futures) < window:
-                    futures[ahead] = pool.submit(_tokenize_in_worker, chunks[ahead], cfg.chains, cfg.model)
-                    ahead += 1
-                fut = futures[i]
-                if fut.done():
+                if any(f.done() for f in started):
+                    while ahead < len(chunks) and len(futures) < window:
+                        futures[ahead] = pool.submit(
+                            _tokenize_in_worker, chunks[ahead], cfg.chains, cfg.model
+                        )
+                        ahead += 1
+                fut = futures.get(i)
+                if fut is None:  # not queued (workers still starting): do it here
+                    run_here(i)
+                    ahead = max(ahead, i + 1)
+                elif fut.done():
                     done[i] = futures.pop(i).result()
-                elif fut.cancel():  # not started in a worker yet: do it here
+                elif fut.cancel():  # queued but not started: do it here
                     del futures[i]
                     run_here(i)
-                else:  # a worker has it: meanwhile take the last queued chunk, else wait
+                else:  # a worker has it: meanwhile do a chunk no worker has started, else wait
                     spare = next(
                         (j for j in sorted(futures, reverse=True) if j > i and futures[j].cancel()), None
                     )
+                    if spare is not None:
+                        del futures[spare]
+                    elif ahead < len(chunks):
+                        spare, ahead = ahead, ahead + 1
                     if spare is None:
                         done[i] = futures.pop(i).result()
                     else:
-                        del futures[spare]
                         run_here(spare)
             records, failed = done.pop(i)
             yield records, chunk, failed
+
+
+def _ready() -> bool:
+    return True
 
 
 def _encode_local(tok: Tokenizer, files: Sequence[str], cfg: RunConfig) -> Iterator[ChunkResult]:
