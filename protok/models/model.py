@@ -267,8 +267,8 @@ class ProtokModel(nn.Module):
         with _eval_mode(self):
             z = self.embed(batch)
             mask = batch.node_mask.bool()
-            out = self.quantizer(z, mask=mask, progress=1.0)
-            return torch.where(mask, out.indices.long(), torch.full_like(out.indices.long(), -1))
+            idx = self.quantizer.indices(z, mask).long()
+            return torch.where(mask, idx, torch.full_like(idx, -1))
 
     def codes_for(self, indices: Tensor) -> Tensor:
         """Decoder input for indices (N,): the code vectors, the learned no-code vector where -1."""

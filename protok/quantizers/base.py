@@ -117,6 +117,13 @@ class Quantizer(nn.Module):
         """The effective code vectors, shape=(K, D) (after any projection)."""
         raise NotImplementedError
 
+    @torch.no_grad()
+    def indices(self, z: Tensor, mask: Tensor | None = None) -> Tensor:
+        """Code index per row of ``z`` (N, D), -1 where ``mask`` is False: ``forward(z, mask=mask,
+        progress=1.0).indices`` of the module in eval mode, without the losses and statistics (the
+        tokenizer's path). Subclasses with a cheaper exact route override it."""
+        return self.forward(z, mask=mask, progress=1.0).indices
+
     def indices_to_codes(self, indices: Tensor) -> Tensor:
         """Code vectors for ``indices`` (any shape) -> shape + (D,); index ``-1`` gives a zero vector."""
         return self._lookup(self.codebook(), indices)

@@ -115,6 +115,11 @@ class ProgressiveQuantizer(Quantizer):
         """Hardness at ``progress`` in training mode (eval mode always uses 1)."""
         return hardness(progress, schedule=self.schedule, start=self.anneal_start, end=self.anneal_end)
 
+    @torch.no_grad()
+    def indices(self, z: Tensor, mask: Tensor | None = None) -> Tensor:
+        """The inner quantizer's indices (fully discrete: the indices never depend on ``alpha``)."""
+        return self.inner.indices(z, mask)
+
     def forward(self, z: Tensor, *, mask: Tensor | None = None, progress: float = 1.0) -> QuantizerOutput:
         """Quantize ``z`` (N, D) with hardness ``alpha(progress)``; see the module docstring.
 

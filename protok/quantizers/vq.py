@@ -158,6 +158,16 @@ class VectorQuantizer(Quantizer):
             return 0
         return int((self.unused_steps >= self.dead_code_steps).sum())
 
+    @torch.no_grad()
+    def indices(self, z: Tensor, mask: Tensor | None = None) -> Tensor:
+        """Nearest code per valid row, -1 elsewhere (what :meth:`forward` returns as ``indices``)."""
+        valid = check_input(z, mask, self.dim)
+        if bool(valid.all()):
+            return self.nearest(z)
+        out = torch.full((z.shape[0],), -1, dtype=torch.long, device=z.device)
+        out[valid] = self.nearest(z[valid])
+        return out
+
     def forward(self, z: Tensor, *, mask: Tensor | None = None, progress: float = 1.0) -> QuantizerOutput:
         """Quantize ``z``.
 

@@ -47,6 +47,20 @@ def test_eval_is_exact_index_round_trip(variant, z, make_quantizer) -> None:
         assert torch.equal(out.quantized, q.indices_to_codes(out.indices))
 
 
+def test_indices_equal_forward_indices_in_eval(variant, z, make_quantizer) -> None:
+    """``indices`` (the tokenizer's path) gives exactly ``forward(...).indices`` of the eval module."""
+    _, over = variant
+    q = make_quantizer(over)
+    _train_steps(q, z)
+    q.eval()
+    mask = torch.ones(z.shape[0], dtype=torch.bool)
+    mask[1::4] = False
+    for m in (None, mask):
+        with torch.no_grad():
+            expected = q(z, mask=m, progress=1.0).indices
+        assert torch.equal(q.indices(z, m), expected)
+
+
 def test_masked_rows(variant, z, make_quantizer) -> None:
     _, over = variant
     mask = torch.ones(z.shape[0], dtype=torch.bool)
