@@ -459,6 +459,7 @@ def load(
     *,
     device: str | torch.device = "cpu",
     batch_size: int = 64,
+    max_batch_residues: int | None = None,
 ) -> Tokenizer:
     """Load a tokenizer: a shipped model by name (the default model when ``None``) or a checkpoint folder.
 
@@ -470,6 +471,8 @@ def load(
     device : str or torch.device
     batch_size : int
         Most chains per encoder call.
+    max_batch_residues : int, optional
+        Most residues per encoder call (default: by device, see :class:`Tokenizer`).
 
     Raises
     ------
@@ -483,4 +486,10 @@ def load(
 
         name_or_path = getattr(registry, "DEFAULT_MODEL", None) or "protok-provq-small-v1"
     model = model_io.load_model(str(name_or_path))
-    return Tokenizer(model, device=device, batch_size=batch_size, name=str(name_or_path))
+    return Tokenizer(
+        model,
+        device=device,
+        batch_size=batch_size,
+        max_batch_residues=max_batch_residues,
+        name=str(name_or_path),
+    )
