@@ -254,6 +254,25 @@ class _NeighbourTable:
         return messages[self.gather].sum(dim=1)
 
 
+def _linear(lin: o3.Linear, x: Tensor) -> Tensor:
+    """``lin(x)``; without autograd, as one dense product ``x @ lin(I)``.
+
+    An ``o3.Linear`` is a block-sparse matrix applied by a dozen small einsums; its matrix, read off by
+    applying it to the identity, does the same in one product (4x faster on 2,048 rows on a CPU). The
+    matrix is cached per weight version, so inference pays for it once per weight update. With autograd
+    (training) e3nn's own code runs. Equal up to float rounding (the summation order differs).
+    """
+    if torch.is_grad_enabled() or lin.bias.numel() or not x.is_floating_point():
+        return lin(x)
+    key = (lin.weight._version, lin.weight.data_ptr(), x.dtype, x.device)
+    cached = getattr(lin, "_protok_dense", None)
+    if cached is None or cached[0] != key:
+        eye = torch.eye(lin.irreps_in.dim, dtype=x.dtype, device=x.device)
+        cached = (key, lin(eye))
+        object.__setattr__(lin, "_protok_dense", cached)  # a plain attribute: not a buffer, not saved
+    return x @ cached[1]
+
+
 class _FastUVU:
     """The ``lmax = 1`` channel-wise tensor product of :class:`_Interaction`, summed over in-edges.
 
@@ -361,12 +380,12 @@ class _Interaction(nn.Module):
         self.fast_tp = _FastUVU(self.tp) if _FastUVU.supports(self.tp) else None
 
     def forward(self, h: Tensor, sh: Tensor, edge_emb: Tensor, src: Tensor, table: _NeighbourTable) -> Tensor:
-        x = self.lin_in(h)
+        x = _linear(self.lin_in, h)
         if self.fast_tp is not None:
             agg = self.fast_tp.aggregate(x, sh, self.radial(edge_emb), src, table)
         else:
             agg = table.sum(self.tp(x[src], sh, self.radial(edge_emb)))
-        return h + self.gate(self.lin_out(agg * self.norm))
+        return h + self.gate(_linear(self.lin_out, agg * self.norm))
 
 
 class Encoder(nn.Module):
@@ -457,7 +476,7 @@ class Encoder(nn.Module):
         sh = o3.spherical_harmonics(self.irreps_sh, edge_vec, normalize=True, normalization="component")
         table = _NeighbourTable(dst, n)
 
-        h = self.embed(torch.cat([node_s, node_v.reshape(n, -1)], dim=-1))
+        h = _linear(self.embed, torch.cat([node_s, node_v.reshape(n, -1)], dim=-1))
         for layer in self.layers:
             h = layer(h, sh, edge_emb, src, table)
         return self.readout(torch.cat([self._invariants(h), node_s], dim=-1))

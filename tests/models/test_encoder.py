@@ -285,3 +285,29 @@ def test_vector_features_are_equivariant(ubiquitin: ProteinChain) -> None:
     torch.testing.assert_close(vec_rot, vec @ rot.T, atol=1e-10, rtol=1e-10)
     # e3nn's 1o basis is x, y, z (so node_v / edge_vec enter without permutation)
     assert o3.Irreps("1x1o").D_from_matrix(rot.float()).allclose(rot.float(), atol=1e-5)
+
+
+def test_dense_linear_matches_e3nn_and_follows_weight_updates(ubiquitin: ProteinChain) -> None:
+    """Without autograd the e3nn Linears run as cached dense matrices: same output as e3nn's own code
+    (run with autograd on), and the cache follows in-place weight updates and dtype changes."""
+    from protok.models.encoder import _linear
+
+    torch.manual_seed(3)
+    enc = Encoder(TINY).eval()
+    g = build_graph(ubiquitin)
+    with torch.no_grad():
+        fast = enc(g)
+    ref = enc(g).detach()  # autograd on: e3nn's code path
+    torch.testing.assert_close(fast, ref, atol=1e-5, rtol=1e-5)
+
+    lin = enc.layers[0].lin_in
+    x = torch.randn(70, lin.irreps_in.dim)
+    with torch.no_grad():
+        before = _linear(lin, x)
+        lin.weight.mul_(2.0)  # in place: bumps the version, so the cached matrix is rebuilt
+        after = _linear(lin, x)
+    torch.testing.assert_close(after, 2.0 * before, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(after, lin(x).detach(), atol=1e-5, rtol=1e-5)
+    with torch.no_grad():
+        lin64 = lin.double()
+        torch.testing.assert_close(_linear(lin64, x.double()), lin64(x.double()), atol=1e-10, rtol=1e-10)
