@@ -59,8 +59,9 @@ def main() -> None:
     from biotite.structure.alphabet import to_3di
 
     from protok.tokenizer import load
-    from protok.tokenizer.runner import RunConfig, default_workers, encoder_threads, run_tokenize
+    from protok.tokenizer.runner import RunConfig, run_tokenize
     from protok.tokenizer.testing import make_test_model
+    from protok.tokenizer.workers import default_workers, encoder_threads
 
     with tempfile.TemporaryDirectory() as tmp:
         tmpd = Path(tmp)

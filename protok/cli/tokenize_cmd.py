@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -62,8 +63,14 @@ def tokenize_cmd(inputs, output, chains, model_name, structure_model, device, wo
     """
     from protok.errors import ProtokError
     from protok.tokenizer.inputs import collect_inputs, parse_shard, select_shard
-    from protok.tokenizer.runner import RunConfig, default_workers, encoder_threads, run_tokenize
     from protok.tokenizer.tokenfile import format_of
+    from protok.tokenizer.workers import (
+        DEFAULT_MODEL,
+        MIN_FILES_FOR_POOL,
+        default_workers,
+        encoder_threads,
+        start_pool,
+    )
 
     logging.basicConfig(level=logging.WARNING, format="protok: %(message)s")
     try:
@@ -75,28 +82,37 @@ def tokenize_cmd(inputs, output, chains, model_name, structure_model, device, wo
     except (ProtokError, ValueError) as exc:
         raise click.UsageError(str(exc)) from None
     n_workers = default_workers() if workers is None else workers
-    if engine == "local" and device == "cpu" and n_workers > 0:
-        import torch
+    local_cpu = engine == "local" and device == "cpu" and n_workers > 0
+    with contextlib.ExitStack() as stack:
+        if local_cpu and len(files) >= MIN_FILES_FOR_POOL:
+            # started before this process imports torch: the workers' start-up overlaps its own
+            pool = stack.enter_context(start_pool(n_workers, model_name or DEFAULT_MODEL))
+        else:
+            pool = None
+        if local_cpu:
+            import torch
 
-        torch.set_num_threads(encoder_threads(n_workers))
-    tok = _load(model_name, device, batch_size)
-    cfg = RunConfig(
-        inputs=files,
-        output=output,
-        chains=[c for c in chains.split(",") if c] if chains else None,
-        model=structure_model,
-        workers=n_workers,
-        files_per_shard=files_per_shard,
-        resume=resume,
-        engine=engine,
-        progress=progress,
-        model_name=model_name or tok.name,
-        device=device,
-    )
-    try:
-        summary = run_tokenize(tok, cfg, stream=sys.stdout)
-    except FileExistsError as exc:
-        raise click.UsageError(str(exc)) from None
+            torch.set_num_threads(encoder_threads(n_workers))
+        from protok.tokenizer.runner import RunConfig, run_tokenize
+
+        tok = _load(model_name, device, batch_size)
+        cfg = RunConfig(
+            inputs=files,
+            output=output,
+            chains=[c for c in chains.split(",") if c] if chains else None,
+            model=structure_model,
+            workers=n_workers,
+            files_per_shard=files_per_shard,
+            resume=resume,
+            engine=engine,
+            progress=progress,
+            model_name=model_name or tok.name,
+            device=device,
+        )
+        try:
+            summary = run_tokenize(tok, cfg, stream=sys.stdout, pool=pool)
+        except FileExistsError as exc:
+            raise click.UsageError(str(exc)) from None
     click.echo(f"protok tokenize: {summary.line()}", err=True)
     if summary.failed:
         sys.exit(1)

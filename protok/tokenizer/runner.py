@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import itertools
 import logging
-import multiprocessing
-import os
 import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -27,14 +25,17 @@ from typing import IO, Any
 from protok.tokenizer.api import Featurized, Tokenizer, entry_id, featurize
 from protok.tokenizer.store import FailedInput, ShardStore
 from protok.tokenizer.tokenfile import fasta_text
+from protok.tokenizer.workers import (
+    MIN_FILES_FOR_POOL,
+    WorkerPool,
+    start_pool,
+    worker_tokenizer,
+)
 
 __all__ = ["FileResult", "RunConfig", "RunSummary", "parse_file", "run_tokenize"]
 
 log = logging.getLogger(__name__)
 
-#: Below this many files everything stays in-process: a worker process needs ~4 s to start (import torch,
-#: load the model), about what this process needs for 256 files on its own.
-MIN_FILES_FOR_POOL: int = 256
 #: Files per encoder hand-off: the main process encodes parsed files in groups this small, so the parsing
 #: workers never wait for a whole output shard to be encoded (shards are still committed whole).
 ENCODE_FILES: int = 16
@@ -144,7 +145,8 @@ def _parse_many(files: Sequence[str], cfg: RunConfig, k: int) -> Iterator[FileRe
             yield parse_file(f, cfg.chains, cfg.model, k)
         return
     window = max(2 * ENCODE_FILES, PREFETCH_PER_WORKER * cfg.workers)
-    with _pool(cfg.workers, None) as pool:
+    with start_pool(cfg.workers, None) as workers:
+        pool = workers.executor
         pending: deque[Future[FileResult]] = deque()
         it = iter(files)
         for f in it:
@@ -157,29 +159,6 @@ def _parse_many(files: Sequence[str], cfg: RunConfig, k: int) -> Iterator[FileRe
             if nxt is not None:
                 pending.append(pool.submit(parse_file, nxt, cfg.chains, cfg.model, k))
             yield res
-
-
-def _pool(workers: int, model_name: str | None) -> ProcessPoolExecutor:
-    # "spawn": forking a process that already runs torch/OpenMP threads can deadlock the children
-    ctx = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(model_name,)
-    )
-
-
-#: The tokenizer of a worker process that encodes as well as parses (loaded once, in :func:`_worker_init`).
-_WORKER_TOKENIZER: Tokenizer | None = None
-
-
-def _worker_init(model_name: str | None) -> None:
-    import torch
-
-    global _WORKER_TOKENIZER
-    torch.set_num_threads(1)
-    if model_name is not None:
-        from protok.tokenizer.api import load
-
-        _WORKER_TOKENIZER = load(model_name)
 
 
 def encode_group(
@@ -219,9 +198,7 @@ def tokenize_files(
 def _tokenize_in_worker(
     files: Sequence[str], chains: Sequence[str] | None, model: int | None
 ) -> tuple[list[dict[str, Any]], list[FailedInput]]:
-    if _WORKER_TOKENIZER is None:  # pragma: no cover - the pool is always built with a model name
-        raise RuntimeError("worker has no tokenizer")
-    return tokenize_files(_WORKER_TOKENIZER, files, chains, model)
+    return tokenize_files(worker_tokenizer(), files, chains, model)
 
 
 ChunkResult = tuple[list[dict[str, Any]], list[str], list[FailedInput]]
@@ -248,7 +225,9 @@ def _worker_model(tok: Tokenizer, cfg: RunConfig) -> str | None:
     return name if known else None
 
 
-def _chunk_results(tok: Tokenizer, files: Sequence[str], cfg: RunConfig) -> Iterator[ChunkResult]:
+def _chunk_results(
+    tok: Tokenizer, files: Sequence[str], cfg: RunConfig, pool: WorkerPool | None = None
+) -> Iterator[ChunkResult]:
     """``(records, sources, failed)`` for each chunk of :func:`_chunks`, in input order.
 
     * CPU, ``workers >= 1``: the worker processes *and* this one parse and encode whole chunks: chunks are
@@ -258,8 +237,14 @@ def _chunk_results(tok: Tokenizer, files: Sequence[str], cfg: RunConfig) -> Iter
       processes, and no single encoder process limits the run.
     * GPU (or a tokenizer without a loadable name): workers parse, this process encodes.
     * ``workers = 0`` or a small run: everything in this process.
+
+    ``pool`` is an already started pool of encoding workers (the command line starts it early); it is
+    used as given and left running.
     """
     chunks = _chunks(files, cfg)
+    if pool is not None and pool.model is not None:
+        yield from _run_chunks(tok, chunks, cfg, pool)
+        return
     model_name = _worker_model(tok, cfg)
     if cfg.workers <= 0 or len(files) < MIN_FILES_FOR_POOL or model_name is None:
         parsed = _parse_many(files, cfg, tok.k_neighbours)
@@ -267,23 +252,31 @@ def _chunk_results(tok: Tokenizer, files: Sequence[str], cfg: RunConfig) -> Iter
             records, failed = encode_group(tok, list(itertools.islice(parsed, len(chunk))))
             yield records, chunk, failed
         return
-    window = PREFETCH_CHUNKS_PER_WORKER * cfg.workers
-    with _pool(cfg.workers, model_name) as pool:
-        # Workers take seconds to start (torch, the model): chunks go to the pool only once one has
-        # answered, so no chunk waits on a starting worker while this process could have done it.
-        started = [pool.submit(_ready) for _ in range(cfg.workers)]
-        futures: dict[int, Future[tuple[list[dict[str, Any]], list[FailedInput]]]] = {}
-        done: dict[int, tuple[list[dict[str, Any]], list[FailedInput]]] = {}
-        ahead = 0  # chunks below this index are queued or done
+    with start_pool(cfg.workers, model_name) as own:
+        yield from _run_chunks(tok, chunks, cfg, own)
 
-        def run_here(j: int) -> None:
-            done[j] = tokenize_files(tok, chunks[j], cfg.chains, cfg.model)
 
+def _run_chunks(
+    tok: Tokenizer, chunks: list[list[str]], cfg: RunConfig, pool: WorkerPool
+) -> Iterator[ChunkResult]:
+    """Share ``chunks`` between ``pool``'s encoding workers and this process (see :func:`_chunk_results`)."""
+    executor = pool.executor
+    window = PREFETCH_CHUNKS_PER_WORKER * max(1, len(pool.started))
+    futures: dict[int, Future[tuple[list[dict[str, Any]], list[FailedInput]]]] = {}
+    done: dict[int, tuple[list[dict[str, Any]], list[FailedInput]]] = {}
+    ahead = 0  # chunks below this index are queued or done
+
+    def run_here(j: int) -> None:
+        done[j] = tokenize_files(tok, chunks[j], cfg.chains, cfg.model)
+
+    try:
         for i, chunk in enumerate(chunks):
             while i not in done:
-                if any(f.done() for f in started):
+                # Workers take seconds to start (torch, the model): chunks go to the pool only once one
+                # has answered, so no chunk waits on a starting worker while this process could do it.
+                if pool.ready():
                     while ahead < len(chunks) and len(futures) < window:
-                        futures[ahead] = pool.submit(
+                        futures[ahead] = executor.submit(
                             _tokenize_in_worker, chunks[ahead], cfg.chains, cfg.model
                         )
                         ahead += 1
@@ -310,18 +303,19 @@ def _chunk_results(tok: Tokenizer, files: Sequence[str], cfg: RunConfig) -> Iter
                         run_here(spare)
             records, failed = done.pop(i)
             yield records, chunk, failed
+    finally:
+        for f in futures.values():  # a pool passed in outlives this run: drop what it still queues
+            f.cancel()
 
 
-def _ready() -> bool:
-    return True
-
-
-def _encode_local(tok: Tokenizer, files: Sequence[str], cfg: RunConfig) -> Iterator[ChunkResult]:
+def _encode_local(
+    tok: Tokenizer, files: Sequence[str], cfg: RunConfig, pool: WorkerPool | None = None
+) -> Iterator[ChunkResult]:
     """``(records, sources, failed)`` per output shard of ``cfg.files_per_shard`` files."""
     records: list[dict[str, Any]] = []
     sources: list[str] = []
     failed: list[FailedInput] = []
-    for recs, srcs, fails in _chunk_results(tok, files, cfg):
+    for recs, srcs, fails in _chunk_results(tok, files, cfg, pool):
         records += recs
         sources += srcs
         failed += fails
@@ -337,8 +331,12 @@ def run_tokenize(
     cfg: RunConfig,
     stream: IO[str] | None = None,
     tokenizer_factory: Callable[[], Tokenizer] | None = None,
+    pool: WorkerPool | None = None,
 ) -> RunSummary:
     """Tokenize ``cfg.inputs`` into ``cfg.output`` (sharded, resumable) or as FASTA text into ``stream``.
+
+    ``pool``: encoding workers already started with :func:`protok.tokenizer.workers.start_pool` for the
+    same model (local engine, CPU); the caller owns it. Without it the run starts its own when worthwhile.
 
     Returns
     -------
@@ -391,7 +389,7 @@ def run_tokenize(
             for records, sources, failed in run_ray(todo, cfg, tok):
                 handle(records, sources, failed)
         elif cfg.engine == "local":
-            for records, sources, failed in _encode_local(tok, todo, cfg):
+            for records, sources, failed in _encode_local(tok, todo, cfg, pool):
                 handle(records, sources, failed)
         else:
             raise ValueError(f"unknown engine {cfg.engine!r} (local or ray)")
@@ -415,14 +413,3 @@ def _progress(cfg: RunConfig, total: int, initial: int) -> Any:
     return tqdm(
         total=total, initial=initial, unit="file", desc="tokenize", file=sys.stderr, dynamic_ncols=True
     )
-
-
-def default_workers() -> int:
-    """Parsing processes by default: one per spare core (the main process runs the encoder)."""
-    return max(0, min(8, (os.cpu_count() or 1) - 1))
-
-
-def encoder_threads(workers: int) -> int:
-    """Torch threads for a CPU encoder next to ``workers`` parsing processes: the cores they leave free
-    (at least one), so parsing and encoding overlap without oversubscribing the machine."""
-    return max(1, (os.cpu_count() or 1) - max(0, workers))

@@ -68,6 +68,40 @@ def test_tokenize_jsonl_fields_and_failure_exit(model_dir, tmp_path):
     assert "not_a_structure.pdb" in (tmp_path / "t.errors.tsv").read_text()
 
 
+def test_tokenize_with_early_worker_pool_matches_in_process(model_dir, tmp_path, monkeypatch):
+    """The command starts its encoding workers before loading the model itself; same records as --workers 0."""
+    from protok.tokenizer import runner, workers
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(3):
+        for name in ("1ubi.pdb", "2n0n_model1.pdb", "not_a_structure.pdb"):
+            shutil.copy(STRUCTURES / name, folder / f"{i}_{name}")
+    monkeypatch.setattr(workers, "MIN_FILES_FOR_POOL", 1)
+    monkeypatch.setattr(runner, "ENCODE_FILES", 2)
+    started = []
+    real_start = workers.start_pool
+    monkeypatch.setattr(workers, "start_pool", lambda *a: started.append(a) or real_start(*a))
+    outs = {}
+    for n in ("0", "1"):
+        out = tmp_path / f"w{n}.jsonl"
+        res = _run(
+            "tokenize",
+            str(folder),
+            "-o",
+            str(out),
+            "--model",
+            str(model_dir),
+            "--workers",
+            n,
+            "--no-progress",
+        )
+        assert res.exit_code == 1 and "6 ok, 3 failed" in res.stderr
+        outs[n] = sorted(out.read_text().splitlines())
+    assert started == [(1, str(model_dir))]
+    assert outs["0"] == outs["1"]
+
+
 def test_tokenize_shard_and_chains_options(model_dir, tmp_path):
     out = tmp_path / "s.parquet"
     args = [

@@ -1,0 +1,108 @@
+"""Worker processes of ``protok tokenize``: a process pool whose workers load the tokenizer once.
+
+This module is light at import (no torch), so the command line can start the pool *before* it imports
+torch and loads the model itself: workers then start in parallel with the main process instead of after
+it (each needs a few seconds to import torch, torch_geometric and e3nn and to load the model).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from protok.tokenizer.api import Tokenizer
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "MIN_FILES_FOR_POOL",
+    "WorkerPool",
+    "default_workers",
+    "encoder_threads",
+    "start_pool",
+    "worker_tokenizer",
+]
+
+#: Below this many files a run stays in-process: a worker needs ~4 s to start (import torch, load the
+#: model), about what the main process needs for 256 files on its own.
+MIN_FILES_FOR_POOL: int = 256
+#: ``model`` value of :func:`start_pool` for the shipped default model.
+DEFAULT_MODEL: str = ""
+
+_TOKENIZER: Tokenizer | None = None
+
+
+@dataclass
+class WorkerPool:
+    """A spawned process pool and the model its workers encode with (``None``: they only parse)."""
+
+    executor: ProcessPoolExecutor
+    model: str | None
+    started: list[Future[bool]] = field(default_factory=list)
+
+    def ready(self) -> bool:
+        """True once at least one worker has finished starting (imports and model loaded)."""
+        return any(f.done() for f in self.started)
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+def start_pool(workers: int, model: str | None) -> WorkerPool:
+    """Start ``workers`` processes now (``spawn``: forking a process that already runs torch / OpenMP
+    threads can deadlock the children).
+
+    Parameters
+    ----------
+    workers : int
+        Number of processes (>= 1).
+    model : str or None
+        Model name or folder each worker loads to parse *and* encode (:data:`DEFAULT_MODEL` for the shipped
+        default); ``None`` for workers that only parse.
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    ctx = multiprocessing.get_context("spawn")
+    executor = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init, initargs=(model,))
+    pool = WorkerPool(executor, model)
+    pool.started = [executor.submit(_ready) for _ in range(workers)]  # spawns the processes now
+    return pool
+
+
+def default_workers() -> int:
+    """Worker processes by default: one per core besides the main process (which works too), at most 8."""
+    return max(0, min(8, (os.cpu_count() or 1) - 1))
+
+
+def encoder_threads(workers: int) -> int:
+    """Torch threads for the main process next to ``workers`` worker processes: the cores they leave free
+    (at least one), so the machine is not oversubscribed."""
+    return max(1, (os.cpu_count() or 1) - max(0, workers))
+
+
+def worker_tokenizer() -> Tokenizer:
+    """The tokenizer this worker loaded at start."""
+    if _TOKENIZER is None:  # pragma: no cover - only called in pools started with a model
+        raise RuntimeError("this worker was started without a model")
+    return _TOKENIZER
+
+
+def _init(model: str | None) -> None:
+    import torch
+
+    global _TOKENIZER
+    torch.set_num_threads(1)
+    if model is not None:
+        from protok.tokenizer.api import load
+
+        _TOKENIZER = load(model or None)
+
+
+def _ready() -> bool:
+    return True
