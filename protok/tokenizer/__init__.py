@@ -10,8 +10,9 @@ torch itself.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from protok._lazy import lazy_attributes
 
 # public name -> module that defines it (imported lazily on first attribute access)
 _LAZY: dict[str, str] = {
@@ -92,14 +93,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from protok.tokenizer.vocab import SPECIAL_TEXT, SPECIAL_TOKENS, Vocabulary
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'protok.tokenizer' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

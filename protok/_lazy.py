@@ -1,0 +1,34 @@
+"""Lazy package attributes: public names imported from their module on first access (PEP 562).
+
+Used by packages whose public API would otherwise import torch at ``import`` time, so that ``protok
+--help`` and the light modules (inputs, token files, the worker pool) stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable
+from typing import Any
+
+
+def lazy_attributes(
+    package: str, lazy: dict[str, str]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """``(__getattr__, __dir__)`` for ``package``: ``lazy`` maps each public name to its defining module.
+
+    The first access imports the module and caches the value in the package namespace.
+    """
+
+    def __getattr__(name: str) -> Any:
+        module = lazy.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        setattr(sys.modules[package], name, value)
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(lazy) | {n for n in vars(sys.modules[package]) if not n.startswith("_")})
+
+    return __getattr__, __dir__
