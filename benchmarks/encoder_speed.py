@@ -10,7 +10,8 @@ Measures, on a real 300-residue chain (the first 300 residues of ``structures/3m
 3. ``e3nn_tp:small``: the small preset with the hand-written ``lmax = 1`` fast path switched off
    (``layer.fast_tp = None`` in every layer, so each layer runs e3nn's generic ``o3.TensorProduct``; same
    function, same weight layout); reported as ``ratio_e3nn_tp_over_fast_encoder`` =
-   median(``e3nn_tp:small``) / median(``preset:small``) per thread count;
+   median(``e3nn_tp:small``) / median(``preset:small``) per thread count, and the tensor product plus the
+   sum over in-edges alone (``tp_sum:e3nn_uvu`` vs ``tp_sum:fast_uvu``, ``ratio_e3nn_over_fast_tp_sum``);
 4. with one torch thread, the per-residue cost of ``Tokenizer.encode_featurized`` (the shipped
    ``protok-provq-small-v1`` model) over a seeded sample of real chains (256 chains of 40-512 residues from
    ``../shared/data/promod3/chains.npz``, ``np.random.default_rng(0)``, as in ``tokenize_speed.py``) at
@@ -46,7 +47,14 @@ from _common import sample_chains
 from e3nn import o3
 
 from protok.graph import build_graph
-from protok.models.encoder import ENCODER_PRESETS, Encoder, EncoderConfig, _mlp, _uvu_tensor_product
+from protok.models.encoder import (
+    ENCODER_PRESETS,
+    Encoder,
+    EncoderConfig,
+    _mlp,
+    _NeighbourTable,
+    _uvu_tensor_product,
+)
 from protok.structures import read_chain
 
 REPO = Path(__file__).resolve().parents[1]
@@ -211,6 +219,13 @@ def main() -> None:
     fns: dict[str, Callable[[], object]] = {name: (lambda e=e: e(graph)) for name, e in encoders.items()}
     fns["tp_only:uvu"] = lambda: uvu(x, sh, w_uvu)
     fns["tp_only:fully_connected"] = lambda: fc(x, sh, w_fc)
+    # Tensor product + sum over in-edges, from node features: e3nn's uvu vs the encoder's fast path.
+    src, dst = graph.edge_index
+    table = _NeighbourTable(dst, n_res)
+    fast = encoders["preset:small"].layers[0].fast_tp
+    h = torch.randn(n_res, irreps.dim)
+    fns["tp_sum:e3nn_uvu"] = lambda: table.sum(uvu(h[src], sh, w_uvu))
+    fns["tp_sum:fast_uvu"] = lambda: fast.aggregate(h, sh, w_uvu, src, table)
 
     by_threads = {}
     for threads in args.threads:
@@ -223,6 +238,7 @@ def main() -> None:
             "ratio_fully_connected_over_uvu_encoder": med["fully_connected:small"] / med["preset:small"],
             "ratio_fully_connected_over_uvu_tp_only": med["tp_only:fully_connected"] / med["tp_only:uvu"],
             "ratio_e3nn_tp_over_fast_encoder": med["e3nn_tp:small"] / med["preset:small"],
+            "ratio_e3nn_over_fast_tp_sum": med["tp_sum:e3nn_uvu"] / med["tp_sum:fast_uvu"],
             "timings": timings,
         }
     models = {
@@ -259,7 +275,10 @@ def main() -> None:
             f"fully connected / uvu: encoder {res['ratio_fully_connected_over_uvu_encoder']:.1f}x, "
             f"tensor product alone {res['ratio_fully_connected_over_uvu_tp_only']:.1f}x"
         )
-        print(f"e3nn TensorProduct / fast path: encoder {res['ratio_e3nn_tp_over_fast_encoder']:.1f}x")
+        print(
+            f"e3nn TensorProduct / fast path: encoder {res['ratio_e3nn_tp_over_fast_encoder']:.1f}x, "
+            f"tensor product + neighbour sum {res['ratio_e3nn_over_fast_tp_sum']:.1f}x"
+        )
     if sweep is not None:
         print(
             f"--- Tokenizer.encode_featurized, 1 thread, {sweep['chains']} chains, {sweep['residues']} residues, "
