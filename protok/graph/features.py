@@ -364,7 +364,7 @@ def linear_edge_scalars(data: Data, weight: torch.Tensor, bias: torch.Tensor | N
     The separation one-hot and the same-chain flag (67 of the 223 columns) select one row of a small
     ``(66, out)`` table of weight columns instead of a matrix product, and only the RBF, orientation and
     direction blocks (156 columns) go through the product: the same linear map in fewer passes over
-    memory, so an encoder's first edge layer costs about half as much (``benchmarks/encoder_speed.py``).
+    memory (about half the time of expand-then-multiply on batches of a few thousand residues).
     Equal to the expanded form up to float rounding; differentiable in ``weight``, ``bias`` and the
     float edge fields.
 

@@ -43,7 +43,7 @@ __all__ = [
 #: Minimum residues per encoder call (see the module docstring on batch invariance).
 MIN_ROWS: int = 64
 #: Default residues per encoder call on a CPU: the per-residue cost is lowest near 2,048 (the edge tensors
-#: stay in cache) and rises by half at 32,768 (``benchmarks/encoder_speed.py --batch-residues``).
+#: stay in cache) and about twice as high at 32,768 (``benchmarks/encoder_speed.py --batch-residues``).
 CPU_BATCH_RESIDUES: int = 2048
 #: Default residues per encoder call on a GPU.
 GPU_BATCH_RESIDUES: int = 32768
