@@ -39,7 +39,11 @@ def _load(model: str | None, device: str = "cpu", batch_size: int = 64):  # -> T
 @click.option("--structure-model", type=int, default=None, help="1-based model number in multi-model files.")
 @click.option("--device", default="cpu", show_default=True, help="Encoder device: cpu, cuda, cuda:1, ...")
 @click.option(
-    "--workers", type=int, default=None, help="Parsing processes (default: spare cores; 0 = in-process)."
+    "--workers",
+    type=int,
+    default=None,
+    help="Worker processes that parse files (and, on a CPU, encode them too) beside this one "
+    "(default: one per spare core; 0 = all in-process).",
 )
 @click.option("--batch-size", type=int, default=64, show_default=True, help="Chains per encoder call.")
 @click.option(
