@@ -36,8 +36,8 @@ __all__ = ["FileResult", "RunConfig", "RunSummary", "parse_file", "run_tokenize"
 
 log = logging.getLogger(__name__)
 
-#: Files per encoder hand-off: the main process encodes parsed files in groups this small, so the parsing
-#: workers never wait for a whole output shard to be encoded (shards are still committed whole).
+#: Files per chunk, the unit of work: a process parses and encodes one chunk at a time (with a GPU encoder,
+#: the main process encodes one chunk of parsed files at a time). Shards are still committed whole.
 ENCODE_FILES: int = 16
 #: Parsed files the pool may hold ready per worker, ahead of the encoder.
 PREFETCH_PER_WORKER: int = 32
