@@ -6,13 +6,15 @@ residues) as PDB files to a temporary folder, then times on the same files:
 (a) biotite plain read: ``PDBFile.read(path).get_structure(model=1)`` - the floor no tokenizer can beat;
 (b) Foldseek 3Di: (a) then ``biotite.structure.alphabet.to_3di(atoms)``;
 (c) ``protok tokenize DIR -o out.jsonl`` as a subprocess with its default ``--workers`` (wall time, including
-    interpreter start and model load; ``protok_cli_run`` is the run's own time from its summary line, which
-    still includes starting the worker processes), and the same run through the library in this process
-    (``run_tokenize`` with the CLI's encoder threads; no interpreter start-up).
+    interpreter start and model load; ``protok_cli_run`` is the run's own time from its summary line, from
+    the model being loaded to the last shard; the command starts its workers before that, so their start-up
+    overlaps the model load), and the same run through the library in this process (``run_tokenize`` with the
+    CLI's encoder threads, starting its worker inside the run; no interpreter start-up).
 
 (a) and (b) run in this process, one file at a time. Rates are files/s; the target is (c) >= 50 % of (a).
-Start-up (importing torch, torch_geometric and e3nn, loading the model: ~3-4 s) is paid once per run, so
-the wall-clock ratio depends on ``--n``; the default 2,000 files is still a small job for the tool.
+Start-up (importing torch, torch_geometric and e3nn, loading the model) is paid once per run — the gap
+between ``protok_cli`` and ``protok_cli_run`` — so the wall-clock ratio depends on ``--n``; the default
+2,000 files is still a small job for the tool.
 Uses ``--model`` when given, else a random-init small model with a codebook seeded from real residues
 (:func:`protok.tokenizer.testing.make_test_model`; same architecture and cost as the shipped small model).
 Results: ``benchmarks/results/tokenize_speed.json``.

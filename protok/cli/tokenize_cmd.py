@@ -70,9 +70,9 @@ def tokenize_cmd(inputs, output, chains, model_name, structure_model, device, wo
     from protok.tokenizer.tokenfile import format_of
     from protok.tokenizer.workers import (
         DEFAULT_MODEL,
-        MIN_FILES_FOR_POOL,
         default_workers,
         encoder_threads,
+        pool_worthwhile,
         start_pool,
     )
 
@@ -88,7 +88,7 @@ def tokenize_cmd(inputs, output, chains, model_name, structure_model, device, wo
     n_workers = default_workers() if workers is None else workers
     local_cpu = engine == "local" and device == "cpu" and n_workers > 0
     with contextlib.ExitStack() as stack:
-        if local_cpu and len(files) >= MIN_FILES_FOR_POOL:
+        if local_cpu and pool_worthwhile(n_workers, len(files)):
             # started before this process imports torch: the workers' start-up overlaps its own
             pool = stack.enter_context(start_pool(n_workers, model_name or DEFAULT_MODEL))
         else:

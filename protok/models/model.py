@@ -207,7 +207,7 @@ def _eval_mode(module: nn.Module) -> Iterator[None]:
     """Temporarily put ``module`` (and all children) in eval mode; restore each one's flag after.
 
     A module already in eval mode is taken as is (``eval()`` / ``train()`` set every child, and protok sets
-    modes only that way): walking the 173 submodules of the small model and back costs ~0.9 ms a call.
+    modes only that way): it saves walking the model's ~170 submodules twice on every encoder call.
     """
     if not module.training:
         yield

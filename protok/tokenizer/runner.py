@@ -25,12 +25,7 @@ from typing import IO, Any
 from protok.tokenizer.api import Featurized, Tokenizer, entry_id, featurize
 from protok.tokenizer.store import FailedInput, ShardStore
 from protok.tokenizer.tokenfile import fasta_text
-from protok.tokenizer.workers import (
-    MIN_FILES_FOR_POOL,
-    WorkerPool,
-    start_pool,
-    worker_tokenizer,
-)
+from protok.tokenizer.workers import WorkerPool, pool_worthwhile, start_pool, worker_tokenizer
 
 __all__ = ["FileResult", "RunConfig", "RunSummary", "parse_file", "run_tokenize"]
 
@@ -140,13 +135,13 @@ class RunSummary:
 def _parse_many(files: Sequence[str], cfg: RunConfig, k: int) -> Iterator[FileResult]:
     """Parse ``files`` in order, in-process or in a bounded process pool (at most
     ``PREFETCH_PER_WORKER x workers`` files in flight)."""
-    if cfg.workers <= 0 or len(files) < MIN_FILES_FOR_POOL:
+    if not pool_worthwhile(cfg.workers, len(files)):
         for f in files:
             yield parse_file(f, cfg.chains, cfg.model, k)
         return
     window = max(2 * ENCODE_FILES, PREFETCH_PER_WORKER * cfg.workers)
-    with start_pool(cfg.workers, None) as workers:
-        pool = workers.executor
+    with start_pool(cfg.workers, None) as parsers:
+        pool = parsers.executor
         pending: deque[Future[FileResult]] = deque()
         it = iter(files)
         for f in it:
@@ -174,8 +169,7 @@ def encode_group(
     try:
         return [t.to_record() for t in tok.encode_featurized([it for r in ok for it in r.items])], failed
     except Exception:  # noqa: BLE001 - isolate the file below; one bad input never stops a run
-        if len(ok) <= 1 and not failed:
-            raise
+        pass
     records: list[dict[str, Any]] = []
     for r in ok:
         try:
@@ -246,7 +240,7 @@ def _chunk_results(
         yield from _run_chunks(tok, chunks, cfg, pool)
         return
     model_name = _worker_model(tok, cfg)
-    if cfg.workers <= 0 or len(files) < MIN_FILES_FOR_POOL or model_name is None:
+    if model_name is None or not pool_worthwhile(cfg.workers, len(files)):
         parsed = _parse_many(files, cfg, tok.k_neighbours)
         for chunk in chunks:
             records, failed = encode_group(tok, list(itertools.islice(parsed, len(chunk))))

@@ -22,12 +22,13 @@ __all__ = [
     "WorkerPool",
     "default_workers",
     "encoder_threads",
+    "pool_worthwhile",
     "start_pool",
     "worker_tokenizer",
 ]
 
-#: Below this many files a run stays in-process: a worker needs ~4 s to start (import torch, load the
-#: model), about what the main process needs for 256 files on its own.
+#: Below this many files a run stays in-process: a worker needs ~5 s to start (import torch,
+#: torch_geometric and e3nn, load the model), about what the main process needs for 256 files on its own.
 MIN_FILES_FOR_POOL: int = 256
 #: ``model`` value of :func:`start_pool` for the shipped default model.
 DEFAULT_MODEL: str = ""
@@ -73,6 +74,11 @@ def start_pool(workers: int, model: str | None) -> WorkerPool:
     pool = WorkerPool(executor, model)
     pool.started = [executor.submit(_ready) for _ in range(workers)]  # spawns the processes now
     return pool
+
+
+def pool_worthwhile(workers: int, n_files: int) -> bool:
+    """Whether a run of ``n_files`` files with ``workers`` worker processes should start a pool at all."""
+    return workers > 0 and n_files >= MIN_FILES_FOR_POOL
 
 
 def default_workers() -> int:

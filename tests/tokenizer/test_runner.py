@@ -135,11 +135,12 @@ def test_resume_drops_orphans_and_torn_manifest_lines(mixed_folder, tok, tmp_pat
 
 def test_process_pool_gives_same_records(mixed_folder, tok, tmp_path, monkeypatch):
     from protok.tokenizer import runner
+    from protok.tokenizer import workers as pool_module
 
     folder, good, bad = mixed_folder
     files = collect_inputs([folder])
     outs = []
-    monkeypatch.setattr(runner, "MIN_FILES_FOR_POOL", 1)
+    monkeypatch.setattr(pool_module, "MIN_FILES_FOR_POOL", 1)
     monkeypatch.setattr(runner, "ENCODE_FILES", 2)  # several chunks: some run in the workers, some here
     for workers in (0, 2):
         out = tmp_path / f"w{workers}.jsonl"
