@@ -52,9 +52,9 @@ from protok.models.encoder import (
     Encoder,
     EncoderConfig,
     _mlp,
-    _NeighbourTable,
     _uvu_tensor_product,
 )
+from protok.models.encoder_lite import NeighbourTable
 from protok.structures import read_chain
 
 REPO = Path(__file__).resolve().parents[1]
@@ -221,7 +221,7 @@ def main() -> None:
     fns["tp_only:fully_connected"] = lambda: fc(x, sh, w_fc)
     # Tensor product + sum over in-edges, from node features: e3nn's uvu vs the encoder's fast path.
     src, dst = graph.edge_index
-    table = _NeighbourTable(dst, n_res)
+    table = NeighbourTable(dst, n_res)
     fast = encoders["preset:small"].layers[0].fast_tp
     h = torch.randn(n_res, irreps.dim)
     fns["tp_sum:e3nn_uvu"] = lambda: table.sum(uvu(h[src], sh, w_uvu))

@@ -289,7 +289,7 @@ class ProtokAdapter(_Base):
         self.path = Path(path)
         if not self.path.exists():
             raise ModelNotFoundError(f"{self.path}: checkpoint not found (tokenizer {name!r})")
-        self.model = load_model(self.path)
+        self.model = load_model(self.path, inference=True)
         self.model.eval()
         self.k = k
         cb = self.model.quantizer.codebook().detach().float().cpu().numpy()

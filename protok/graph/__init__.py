@@ -5,7 +5,8 @@
 whose fields are documented in ``docs/architecture.md``.
 """
 
-from protok.graph.build import GraphInput, as_chains, build_graph
+from protok.graph.batch import ENCODER_FIELDS, GraphBatch
+from protok.graph.build import GraphInput, as_chains, build_graph, graph_fields
 from protok.graph.features import (
     AA_ALPHABET,
     EDGE_FIELDS,
@@ -32,6 +33,9 @@ from protok.graph.frames import CB_COEFFS, backbone_frames, normalize, virtual_c
 from protok.graph.knn import DEFAULT_CHUNK_SIZE, knn_graph
 
 __all__ = [
+    "ENCODER_FIELDS",
+    "GraphBatch",
+    "graph_fields",
     "AA_ALPHABET",
     "CB_COEFFS",
     "DEFAULT_CHUNK_SIZE",

@@ -7,17 +7,20 @@ vectorised torch: no Python loop over residues or edges (only over chains and kN
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from torch_geometric.data import Data
 
 from protok.graph.features import backbone_dihedrals, edge_geometry, encode_sequence
 from protok.graph.frames import backbone_frames, normalize, virtual_cb
 from protok.graph.knn import DEFAULT_CHUNK_SIZE, knn_graph
 from protok.structures.chain import ProteinChain, ProteinComplex
 
-__all__ = ["GraphInput", "build_graph", "as_chains"]
+if TYPE_CHECKING:
+    from torch_geometric.data import Data
+
+__all__ = ["GraphInput", "as_chains", "build_graph", "graph_fields"]
 
 #: What :func:`build_graph` accepts.
 GraphInput = ProteinChain | ProteinComplex | Sequence[ProteinChain]
@@ -116,6 +119,23 @@ def build_graph(
     >>> g.edge_index.shape, g.edge_dist.shape, expand_edge_scalars(g).shape[1] == EDGE_S_DIM
     (torch.Size([2, 480]), torch.Size([480, 9]), True)
     """
+    from torch_geometric.data import Data
+
+    return Data(**graph_fields(x, k, dtype=dtype, chunk_size=chunk_size))
+
+
+def graph_fields(
+    x: GraphInput,
+    k: int = 16,
+    *,
+    dtype: torch.dtype = torch.float32,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> dict[str, Any]:
+    """The fields of :func:`build_graph` (and ``num_nodes``) as a plain dict, without torch_geometric.
+
+    For code that batches graphs itself (:class:`protok.graph.GraphBatch`, the tokenizer): importing
+    torch_geometric costs most of a second per process.
+    """
     if dtype not in _NP_DTYPES:
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
     if k < 1:
@@ -152,7 +172,7 @@ def build_graph(
 
     seq = encode_sequence("".join(c.sequence for c in chains))
     b_factor = torch.from_numpy(a["bfac"].astype(_NP_DTYPES[dtype]))
-    return Data(
+    return dict(
         pos=pos,
         frame_rot=rot,
         cb=cb,

@@ -29,12 +29,16 @@ matrix on demand (inside the encoder's forward, batched). The same-chain flag is
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
-from torch_geometric.data import Data
 
 from protok.errors import ConfigError
 from protok.graph.frames import normalize
+
+if TYPE_CHECKING:
+    from torch_geometric.data import Data
 
 __all__ = [
     "AA_ALPHABET",

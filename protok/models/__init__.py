@@ -1,7 +1,11 @@
 """protok.models: encoder, decoder, losses, the assembled ProtokModel, its storage and the model registry."""
 
+from typing import TYPE_CHECKING
+
+from protok._lazy import lazy_attributes
 from protok.models.decoder import Decoder, DecoderConfig, DecoderOutput
-from protok.models.encoder import ENCODER_PRESETS, Encoder, EncoderConfig
+from protok.models.encoder_config import ENCODER_PRESETS, EncoderConfig
+from protok.models.encoder_lite import LiteEncoder
 from protok.models.io import load_model, read_config, save_model
 from protok.models.losses import LossConfig, reconstruction_losses
 from protok.models.model import MODEL_PRESETS, ModelConfig, ModelOutput, ProtokModel
@@ -15,6 +19,7 @@ __all__ = [
     "ENCODER_PRESETS",
     "Encoder",
     "EncoderConfig",
+    "LiteEncoder",
     "LossConfig",
     "MODEL_PRESETS",
     "ModelConfig",
@@ -28,3 +33,10 @@ __all__ = [
     "resolve_model",
     "save_model",
 ]
+
+# The e3nn encoder is imported on first use: inference (LiteEncoder) does not need e3nn, which takes
+# seconds to import.
+if TYPE_CHECKING:
+    from protok.models.encoder import Encoder
+else:
+    __getattr__, __dir__ = lazy_attributes(__name__, {"Encoder": "protok.models.encoder"})

@@ -37,8 +37,7 @@ Results of the same chain alone or inside a ``Batch`` agree to float rounding of
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import Any, cast
+from typing import cast
 
 import torch
 from e3nn import o3
@@ -48,122 +47,11 @@ from torch_geometric.data import Data
 
 from protok.errors import ConfigError
 from protok.graph.features import linear_edge_scalars
+from protok.models.encoder_config import ENCODER_PRESETS, EncoderConfig
+from protok.models.encoder_lite import FastUVU, NeighbourTable
+from protok.models.encoder_lite import mlp as _mlp
 
-__all__ = ["Encoder", "EncoderConfig", "ENCODER_PRESETS"]
-
-# Fallback feature sizes used only while protok.graph does not define them.
-_DEFAULT_NODE_S_DIM = 9
-_DEFAULT_EDGE_S_DIM = 39
-_DEFAULT_NODE_V_DIM = 3
-
-
-def _graph_dims() -> tuple[int, int, int]:
-    """Feature sizes ``(node_s, edge_s, node_v)`` from :mod:`protok.graph` when it defines them."""
-    try:
-        from protok import graph
-    except ImportError:  # pragma: no cover - graph package always exists in the repo
-        return _DEFAULT_NODE_S_DIM, _DEFAULT_EDGE_S_DIM, _DEFAULT_NODE_V_DIM
-    return (
-        int(getattr(graph, "NODE_S_DIM", _DEFAULT_NODE_S_DIM)),
-        int(getattr(graph, "EDGE_S_DIM", _DEFAULT_EDGE_S_DIM)),
-        int(getattr(graph, "NODE_V_DIM", _DEFAULT_NODE_V_DIM)),
-    )
-
-
-_NODE_S_DIM, _EDGE_S_DIM, _NODE_V_DIM = _graph_dims()
-
-
-@dataclass(frozen=True)
-class EncoderConfig:
-    """Hyper-parameters of :class:`Encoder` (plain JSON-serialisable values; frozen, so presets cannot be
-    changed by accident: derive variants with ``dataclasses.replace``).
-
-    Parameters
-    ----------
-    scalar_channels : int
-        Number of ``0e`` channels of the node state.
-    vector_channels : int
-        Number of ``1o`` channels (and of ``2e`` channels when ``lmax == 2``).
-    lmax : int
-        Highest degree of spherical harmonics and of node features, 1 or 2.
-    num_layers : int
-        Number of interaction layers.
-    radial_hidden : int
-        Hidden width of the radial MLP mapping ``edge_s`` to tensor-product weights.
-    k : int
-        Neighbours per residue in the graph; messages are summed and divided by ``sqrt(k)``.
-    out_dim : int
-        Size of the output vector per residue.
-    readout_hidden : int
-        Hidden width of the invariant read-out MLP.
-    dropout : float
-        Dropout in the read-out MLP.
-    node_s_dim, edge_s_dim, node_v_dim : int
-        Input feature sizes; default to ``protok.graph.NODE_S_DIM`` / ``EDGE_S_DIM`` / ``NODE_V_DIM``.
-    """
-
-    scalar_channels: int = 32
-    vector_channels: int = 8
-    lmax: int = 1
-    num_layers: int = 3
-    radial_hidden: int = 32
-    k: int = 16
-    out_dim: int = 128
-    readout_hidden: int = 128
-    dropout: float = 0.0
-    node_s_dim: int = _NODE_S_DIM
-    edge_s_dim: int = _EDGE_S_DIM
-    node_v_dim: int = _NODE_V_DIM
-
-    def __post_init__(self) -> None:
-        if self.lmax not in (1, 2):
-            raise ConfigError(f"EncoderConfig: lmax must be 1 or 2, got {self.lmax}")
-        for name in (
-            "scalar_channels",
-            "vector_channels",
-            "num_layers",
-            "radial_hidden",
-            "k",
-            "out_dim",
-            "readout_hidden",
-            "node_s_dim",
-            "edge_s_dim",
-            "node_v_dim",
-        ):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"EncoderConfig: {name} must be >= 1, got {getattr(self, name)}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"EncoderConfig: dropout must be in [0, 1), got {self.dropout}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict for JSON."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> EncoderConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise :class:`~protok.errors.ConfigError`."""
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ConfigError(f"EncoderConfig: unknown keys {sorted(unknown)}")
-        return cls(**d)
-
-
-ENCODER_PRESETS: dict[str, EncoderConfig] = {
-    # CPU: <= 20 ms per 300-residue chain on 2 cores (benchmarks/encoder_speed.py).
-    "small": EncoderConfig(
-        scalar_channels=32, vector_channels=8, lmax=1, num_layers=3, radial_hidden=32, out_dim=128
-    ),
-    # GPU training.
-    "base": EncoderConfig(
-        scalar_channels=128,
-        vector_channels=32,
-        lmax=2,
-        num_layers=5,
-        radial_hidden=64,
-        out_dim=256,
-        readout_hidden=256,
-    ),
-}
+__all__ = ["ENCODER_PRESETS", "Encoder", "EncoderConfig"]
 
 
 def _hidden_irreps(cfg: EncoderConfig) -> o3.Irreps:
@@ -202,59 +90,6 @@ def _uvu_tensor_product(
     return tp, out
 
 
-def _mlp(sizes: list[int], dropout: float = 0.0) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i in range(len(sizes) - 1):
-        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
-        if i < len(sizes) - 2:
-            layers.append(nn.SiLU())
-            if dropout > 0:
-                layers.append(nn.Dropout(dropout))
-    return nn.Sequential(*layers)
-
-
-class _NeighbourTable:
-    """Dense view of the in-edges of every node, for order-fixed, atomics-free sums.
-
-    Parameters
-    ----------
-    dst : Tensor, shape=(E,), dtype=long
-        Target node of each edge.
-    num_nodes : int
-        N.
-    """
-
-    def __init__(self, dst: Tensor, num_nodes: int) -> None:
-        num_edges = dst.numel()
-        counts = torch.bincount(dst, minlength=num_nodes)
-        self.num_nodes = num_nodes
-        self.width = width = max(int(counts.max()) if num_edges else 0, 1)
-        # When every node has the same in-degree (the usual case) there are no empty slots to pad.
-        self.padded = bool(num_edges != num_nodes * width)
-        # Regular case: no padding and the edges already grouped by target, as :func:`protok.graph.knn_graph`
-        # returns them. The table would be ``arange(E).view(N, width)``, so the sum is a reshape, no gather
-        # (same values in the same order as the gather, so the same result).
-        self.regular = not self.padded and (num_edges < 2 or bool((dst[1:] >= dst[:-1]).all()))
-        self.gather: Tensor | None = None
-        if self.regular:
-            return
-        order = torch.argsort(dst, stable=True)
-        sorted_dst = dst[order]
-        starts = torch.cumsum(counts, 0) - counts
-        slot = torch.arange(num_edges, device=dst.device) - starts[sorted_dst]
-        # Edge id at (node, slot); empty slots point at an extra all-zero message row.
-        self.gather = torch.full((num_nodes, width), num_edges, dtype=torch.long, device=dst.device)
-        self.gather[sorted_dst, slot] = order
-
-    def sum(self, messages: Tensor) -> Tensor:
-        """Sum edge messages (E, C), edges in original order, into nodes (N, C)."""
-        if self.gather is None:
-            return messages.view(-1, self.width, messages.shape[-1]).sum(dim=1)
-        if self.padded:
-            messages = torch.cat([messages, messages.new_zeros(1, messages.shape[-1])])
-        return messages[self.gather].sum(dim=1)
-
-
 def _linear(lin: o3.Linear, x: Tensor) -> Tensor:
     """``lin(x)``; without autograd, as one dense product ``x @ lin(I)``.
 
@@ -274,91 +109,26 @@ def _linear(lin: o3.Linear, x: Tensor) -> Tensor:
     return x @ cached[1]
 
 
-class _FastUVU:
-    """The ``lmax = 1`` channel-wise tensor product of :class:`_Interaction`, summed over in-edges.
-
-    Computes exactly the function of e3nn's ``o3.TensorProduct`` (same weight layout, same path weights and
-    Wigner-3j factors, so checkpoints are interchangeable; ``tests/models/test_encoder.py`` compares the two)
-    but as four broadcast products, each summed over in-edges on its own (batched matrix products on the
-    regular layout), with the per-path constants applied after the sum, where there are ``k`` times fewer
-    rows. e3nn's generic code path (einsums, a ``cat`` of
-    the path outputs, then a gather for the sum) takes 2.9x as long for a 300-residue chain on a CPU
-    (``benchmarks/encoder_speed.py``, ``tp_sum`` rows) and more on large batches; the edge work is most of
-    the encoder's time.
-
-    Paths, for input ``S x 0e + V x 1o`` and ``Y = (Y0, Y1)`` (``0e + 1o``), in e3nn's instruction order:
-    ``0e x 0e -> 0e`` (``w u Y0``), ``0e x 1o -> 1o`` (``w u Y1 / sqrt 3``), ``1o x 0e -> 1o``
-    (``w v Y0 / sqrt 3``), ``1o x 1o -> 0e`` (``w (v . Y1) / sqrt 3``), each times e3nn's ``path_weight``.
-    """
-
-    _PATHS = ((0, 0, 0), (0, 1, 1), (1, 0, 1), (1, 1, 0))
-
-    def __init__(self, tp: o3.TensorProduct) -> None:
-        self.n_s = tp.irreps_in1[0].mul
-        self.n_v = tp.irreps_in1[1].mul
-        scale = []
-        for ins, (l1, l2, l3) in zip(tp.instructions, self._PATHS):
-            factor = 1.0 if (l1, l2, l3) == (0, 0, 0) else 1.0 / math.sqrt(3.0)
-            dim = tp.irreps_out[ins.i_out].dim
-            scale.append(torch.full((dim,), ins.path_weight * factor))
-        self.scale = torch.cat(scale)
-
-    @classmethod
-    def supports(cls, tp: o3.TensorProduct) -> bool:
-        """True for the exact layout this class implements (``S x 0e + V x 1o`` times ``0e + 1o``)."""
-        ir_in = [(mul, str(ir)) for mul, ir in tp.irreps_in1]
-        if len(ir_in) != 2 or ir_in[0][1] != "0e" or ir_in[1][1] != "1o":
-            return False
-        if [str(ir) for _, ir in tp.irreps_in2] != ["0e", "1o"] or [mul for mul, _ in tp.irreps_in2] != [
-            1,
-            1,
-        ]:
-            return False
-        paths = [
-            (
-                tp.irreps_in1[i.i_in1].ir.l,
-                tp.irreps_in2[i.i_in2].ir.l,
-                tp.irreps_out[i.i_out].ir.l,
-                i.connection_mode,
-            )
-            for i in tp.instructions
-        ]
-        return paths == [(*p, "uvu") for p in cls._PATHS]
-
-    def aggregate(self, x: Tensor, sh: Tensor, w: Tensor, src: Tensor, table: _NeighbourTable) -> Tensor:
-        """``table.sum(tp(x[src], sh, w))`` for node features ``x`` (N, S + 3V), ``sh`` (E, 4), ``w`` (E, 2S + 2V).
-
-        ``Y0`` is e3nn's ``l = 0`` harmonic in "component" normalisation, the constant 1, so its products
-        are skipped (multiplying by 1.0 is exact).
-        """
-        s_n, v_n = self.n_s, self.n_v
-        if table.regular:  # (N, k, ...) views: per-node sums as batched products, no E x C temporaries
-            n, k = table.num_nodes, table.width
-            xs = x[src].view(n, k, -1)
-            s, v = xs[..., :s_n], xs[..., s_n:].view(n, k, v_n, 3)
-            y1 = sh[:, 1:4].view(n, k, 3)
-            w0, w1, w2, w3 = w.view(n, k, -1).split([s_n, s_n, v_n, v_n], dim=-1)
-            parts = [
-                (w0 * s).sum(1),
-                torch.bmm((w1 * s).transpose(1, 2), y1).view(n, 3 * s_n),
-                (w2[..., None] * v).sum(1).view(n, 3 * v_n),
-                (w3 * torch.einsum("nkuc,nkc->nku", v, y1)).sum(1),
-            ]
-        else:
-            xs = x[src]
-            e = xs.shape[0]
-            s, v = xs[:, :s_n], xs[:, s_n:].view(e, v_n, 3)
-            y1 = sh[:, 1:4]
-            w0, w1, w2, w3 = w.split([s_n, s_n, v_n, v_n], dim=1)
-            edge_parts = (
-                w0 * s,
-                ((w1 * s)[:, :, None] * y1[:, None, :]).view(e, 3 * s_n),
-                (w2[:, :, None] * v).view(e, 3 * v_n),
-                w3 * (v * y1[:, None, :]).sum(-1),
-            )
-            parts = [table.sum(part) for part in edge_parts]
-        agg = torch.cat(parts, dim=1)
-        return agg * self.scale.to(device=agg.device, dtype=agg.dtype)
+def _fast_uvu(tp: o3.TensorProduct) -> FastUVU | None:
+    """:class:`~protok.models.encoder_lite.FastUVU` for ``tp`` when it has exactly that layout
+    (``S x 0e + V x 1o`` times ``0e + 1o``, the four ``uvu`` paths in order), else None."""
+    ir_in = [(mul, str(ir)) for mul, ir in tp.irreps_in1]
+    if len(ir_in) != 2 or ir_in[0][1] != "0e" or ir_in[1][1] != "1o":
+        return None
+    if [str(ir) for _, ir in tp.irreps_in2] != ["0e", "1o"] or [mul for mul, _ in tp.irreps_in2] != [1, 1]:
+        return None
+    paths = [
+        (
+            tp.irreps_in1[i.i_in1].ir.l,
+            tp.irreps_in2[i.i_in2].ir.l,
+            tp.irreps_out[i.i_out].ir.l,
+            i.connection_mode,
+        )
+        for i in tp.instructions
+    ]
+    if paths != [(*p, "uvu") for p in FastUVU.PATHS]:
+        return None
+    return FastUVU(ir_in[0][0], ir_in[1][0], [ins.path_weight for ins in tp.instructions])
 
 
 class _Interaction(nn.Module):
@@ -380,9 +150,9 @@ class _Interaction(nn.Module):
         )
         self.lin_out = o3.Linear(irreps_mid, self.gate.irreps_in)
         self.norm = 1.0 / math.sqrt(cfg.k)
-        self.fast_tp = _FastUVU(self.tp) if _FastUVU.supports(self.tp) else None
+        self.fast_tp = _fast_uvu(self.tp)
 
-    def forward(self, h: Tensor, sh: Tensor, edge_emb: Tensor, src: Tensor, table: _NeighbourTable) -> Tensor:
+    def forward(self, h: Tensor, sh: Tensor, edge_emb: Tensor, src: Tensor, table: NeighbourTable) -> Tensor:
         x = _linear(self.lin_in, h)
         if self.fast_tp is not None:
             agg = self.fast_tp.aggregate(x, sh, self.radial(edge_emb), src, table)
@@ -477,7 +247,7 @@ class Encoder(nn.Module):
         if not bool(keep.all()):  # the graph promises this; enforce it so masked rows stay isolated
             src, dst, edge_emb, edge_vec = src[keep], dst[keep], edge_emb[keep], edge_vec[keep]
         sh = o3.spherical_harmonics(self.irreps_sh, edge_vec, normalize=True, normalization="component")
-        table = _NeighbourTable(dst, n)
+        table = NeighbourTable(dst, n)
 
         h = _linear(self.embed, torch.cat([node_s, node_v.reshape(n, -1)], dim=-1))
         for layer in self.layers:

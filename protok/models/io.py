@@ -209,7 +209,9 @@ def read_config(name_or_path: str | os.PathLike) -> tuple[ModelConfig, dict]:
     return config, meta
 
 
-def load_model(name_or_path: str | os.PathLike, device: str | torch.device = "cpu") -> ProtokModel:
+def load_model(
+    name_or_path: str | os.PathLike, device: str | torch.device = "cpu", *, inference: bool = False
+) -> ProtokModel:
     """Load a model folder or a registered model name, in eval mode.
 
     Parameters
@@ -217,6 +219,9 @@ def load_model(name_or_path: str | os.PathLike, device: str | torch.device = "cp
     name_or_path : str or path
         A folder written by :func:`save_model`, or a name from :func:`protok.models.list_models`.
     device : str or torch.device
+    inference : bool
+        Build the inference form of the encoder where the config allows it (see :class:`ProtokModel`):
+        same tokens, no e3nn import.
 
     Returns
     -------
@@ -232,7 +237,7 @@ def load_model(name_or_path: str | os.PathLike, device: str | torch.device = "cp
     """
     folder = _resolve(name_or_path)
     config, meta = read_config(folder)
-    model = ProtokModel(config)
+    model = ProtokModel(config, inference=inference)
     load_weights_into(model, folder / WEIGHTS_NAME)
     model.card = meta.get("card", {})  # type: ignore[assignment]
     return model.to(device).eval()

@@ -28,21 +28,23 @@ import contextlib
 import dataclasses
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.data import Data
-from torch_geometric.utils import to_dense_batch
 
 from protok.errors import ConfigError
 from protok.metrics import backbone_rmsd, ca_rmsd, lddt_ca
 from protok.models.decoder import Decoder, DecoderConfig
-from protok.models.encoder import ENCODER_PRESETS, Encoder, EncoderConfig
+from protok.models.encoder_config import ENCODER_PRESETS, EncoderConfig
+from protok.models.encoder_lite import LiteEncoder
 from protok.models.losses import LossConfig, reconstruction_losses
 from protok.quantizers.base import Quantizer
 from protok.quantizers.config import QuantizerConfig
 from protok.quantizers.registry import build_quantizer
+
+if TYPE_CHECKING:
+    from torch_geometric.data import Data
 
 __all__ = ["MODEL_PRESETS", "ModelConfig", "ModelOutput", "ProtokModel"]
 
@@ -227,12 +229,23 @@ class ProtokModel(nn.Module):
     Parameters
     ----------
     config : ModelConfig
+    inference : bool
+        Build the encoder as :class:`~protok.models.encoder_lite.LiteEncoder` when the config allows it
+        (``lmax = 1``): the same parameters and outputs without importing e3nn, for tokenizing. Keep the
+        default (e3nn's :class:`~protok.models.encoder.Encoder`) for training.
     """
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, *, inference: bool = False) -> None:
         super().__init__()
         self.config = config
-        self.encoder = Encoder(config.encoder)
+        self.encoder: nn.Module
+        if inference and LiteEncoder.supports(config.encoder):
+            # Same parameters and function without e3nn (fast to import and build); inference only.
+            self.encoder = LiteEncoder(config.encoder)
+        else:
+            from protok.models.encoder import Encoder
+
+            self.encoder = Encoder(config.encoder)
         d = config.quantizer.dim
         proj: nn.Module = (
             nn.Identity() if config.encoder.out_dim == d else nn.Linear(config.encoder.out_dim, d)
@@ -312,6 +325,8 @@ class ProtokModel(nn.Module):
     def _decode_dense(self, codes, residue_idx, chain_idx, chain_break, batch, *, distogram: bool):
         if batch is None:
             batch = torch.zeros(codes.shape[0], dtype=torch.long, device=codes.device)
+        from torch_geometric.utils import to_dense_batch
+
         x, mask = to_dense_batch(codes, batch)
         ri, _ = to_dense_batch(residue_idx.long(), batch)
         ci, _ = to_dense_batch(chain_idx.long(), batch)
@@ -344,6 +359,8 @@ class ProtokModel(nn.Module):
         out, mask = self._decode_dense(
             quantized, batch.residue_idx, batch.chain_idx, batch.chain_break, bvec, distogram=need_dgram
         )
+        from torch_geometric.utils import to_dense_batch
+
         target, _ = to_dense_batch(batch.coords.to(out.coords.dtype), bvec)
         atom_mask, _ = to_dense_batch(batch.atom_mask.bool(), bvec)
         ci, _ = to_dense_batch(batch.chain_idx.long(), bvec)

@@ -69,25 +69,27 @@ def entry_id(source: Any) -> str:
 
 @dataclass(frozen=True, eq=False)
 class Featurized:
-    """A chain and its residue graph, ready for the encoder (what parse workers hand to the encoder)."""
+    """A chain and its residue graph, ready for the encoder (what parse workers hand to the encoder).
+
+    ``graph`` holds the fields the encoder reads (:data:`protok.graph.ENCODER_FIELDS`) and ``num_nodes``;
+    :class:`protok.graph.GraphBatch` batches them.
+    """
 
     chain: ProteinChain
-    graph: Any  # torch_geometric.data.Data
+    graph: dict[str, Any]
     id: str
 
     # Pickling (the hand-over from parse workers) sends the graph's tensors as numpy arrays: several times
-    # cheaper than torch's own tensor pickling for a graph's twenty small tensors (tensors share memory
-    # with the arrays on both sides, so nothing is copied twice).
+    # cheaper than torch's own tensor pickling for a graph's small tensors (tensors share memory with the
+    # arrays on both sides, so nothing is copied twice).
     def __getstate__(self) -> dict[str, Any]:
         fields = {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in self.graph.items()}
         return {"chain": self.chain, "graph": fields, "id": self.id}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        from torch_geometric.data import Data
-
-        graph = Data(
-            **{k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in state["graph"].items()}
-        )
+        graph = {
+            k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in state["graph"].items()
+        }
         object.__setattr__(self, "chain", state["chain"])
         object.__setattr__(self, "graph", graph)
         object.__setattr__(self, "id", state["id"])
@@ -95,9 +97,11 @@ class Featurized:
 
 def featurize(chain: ProteinChain, k: int = 16, id: str | None = None) -> Featurized:
     """Build the residue graph of one chain (CPU work; safe to run in a worker process)."""
-    from protok.graph import build_graph
+    from protok.graph import ENCODER_FIELDS, graph_fields
 
-    return Featurized(chain=chain, graph=build_graph(chain, k=k), id=id or entry_id(chain.source))
+    fields = graph_fields(chain, k=k)
+    graph = {name: fields[name] for name in (*ENCODER_FIELDS, "num_nodes")}
+    return Featurized(chain=chain, graph=graph, id=id or entry_id(chain.source))
 
 
 def _as_chains(source: Any, chains: Sequence[str] | str | None, model: int | None) -> list[ProteinChain]:
@@ -240,9 +244,9 @@ class Tokenizer:
     @torch.inference_mode()
     def _run(self, graphs: list[Any], what: str) -> list[torch.Tensor]:
         """One encoder call over ``graphs`` (padded to MIN_ROWS residues); per-graph outputs on the CPU."""
-        from torch_geometric.data import Batch
+        from protok.graph import GraphBatch
 
-        sizes = [int(g.num_nodes) for g in graphs]
+        sizes = [int(g["num_nodes"]) for g in graphs]
         padded = list(graphs)
         total = sum(sizes)
         j = 0
@@ -250,7 +254,7 @@ class Tokenizer:
             padded.append(graphs[j % len(graphs)])
             total += sizes[j % len(graphs)]
             j += 1
-        batch = Batch.from_data_list(padded).to(self.device)
+        batch = GraphBatch.from_graphs(padded).to(self.device)
         out = self.model.encode(batch) if what == "encode" else self.model.embed(batch)
         out = out.detach().to("cpu")
         return list(torch.split(out[: sum(sizes)], sizes))
@@ -485,7 +489,7 @@ def load(
         from protok.models import registry
 
         name_or_path = getattr(registry, "DEFAULT_MODEL", None) or "protok-provq-small-v1"
-    model = model_io.load_model(str(name_or_path))
+    model = model_io.load_model(str(name_or_path), inference=True)
     return Tokenizer(
         model,
         device=device,

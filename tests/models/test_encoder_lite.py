@@ -1,0 +1,146 @@
+"""The e3nn-free inference encoder computes the e3nn encoder's function bit for bit, from the same weights."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from e3nn import o3
+from torch_geometric.data import Batch
+
+from protok.graph import GraphBatch, build_graph
+from protok.models import ModelConfig, ProtokModel, load_model, save_model
+from protok.models.encoder import Encoder, EncoderConfig
+from protok.models.encoder_lite import LiteEncoder, o3_linear_matrix
+from protok.structures import read_structure
+
+SMALL = EncoderConfig(scalar_channels=32, vector_channels=8, num_layers=3, radial_hidden=32, out_dim=64)
+
+
+def _pair(cfg: EncoderConfig, seed: int = 0) -> tuple[Encoder, LiteEncoder]:
+    torch.manual_seed(seed)
+    enc = Encoder(cfg).eval()
+    with torch.no_grad():  # random weights everywhere (e3nn's are unit normal already; biases are zero)
+        for p in enc.parameters():
+            p.normal_(0.0, 0.5)
+    lite = LiteEncoder(cfg).eval()
+    lite.load_state_dict(enc.state_dict())
+    return enc, lite
+
+
+@pytest.fixture(scope="module")
+def batch(structures_dir: Path) -> Batch:
+    """Real chains: ubiquitin, two chains of 2xhe with breaks and an incomplete residue, lysozyme."""
+    chains = [read_structure(structures_dir / "1ubi.pdb").chains[0]]
+    chains += list(read_structure(structures_dir / "2xhe.pdb.gz").chains[:2])
+    chains += [read_structure(structures_dir / "3mht.pdb").chains[0]]
+    return Batch.from_data_list([build_graph(c) for c in chains])
+
+
+def test_same_parameter_and_buffer_names_and_shapes() -> None:
+    enc, lite = _pair(SMALL)
+    a = {k: tuple(v.shape) for k, v in enc.state_dict().items()}
+    b = {k: tuple(v.shape) for k, v in lite.state_dict().items()}
+    assert a == b
+
+
+def test_dense_matrices_equal_e3nn_linear_bits() -> None:
+    torch.manual_seed(1)
+    # Repeated and interleaved irreps, as the tensor product's unsimplified output has.
+    cases = [
+        ("9x0e + 3x1o", "32x0e + 8x1o"),
+        ("32x0e + 32x1o + 8x1o + 8x0e", "40x0e + 8x1o"),
+        ("4x1o + 2x0e", "3x0e + 5x1o"),
+    ]
+    for ir_in, ir_out in cases:
+        lin = o3.Linear(o3.Irreps(ir_in), o3.Irreps(ir_out))
+        with torch.no_grad():
+            lin.weight.normal_()
+        want = lin(torch.eye(lin.irreps_in.dim))
+        got = o3_linear_matrix(
+            [(m, ir.l) for m, ir in lin.irreps_in],
+            [(m, ir.l) for m, ir in lin.irreps_out],
+            lin.weight.detach(),
+        )
+        assert torch.equal(got, want), (ir_in, ir_out)
+    with pytest.raises(ValueError, match="weight has"):
+        o3_linear_matrix([(2, 0)], [(3, 0)], torch.zeros(5))
+
+
+def test_gate_equals_e3nn_gate() -> None:
+    enc, lite = _pair(SMALL)
+    x = torch.randn(4000, 64) * 3
+    with torch.inference_mode():
+        assert torch.equal(lite._gate(x), enc.layers[0].gate(x))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_forward_equals_e3nn_encoder_bits(batch: Batch, dtype: torch.dtype) -> None:
+    enc, lite = _pair(SMALL)
+    enc, lite = enc.to(dtype), lite.to(dtype)
+    with torch.inference_mode():
+        want = enc(batch)
+        assert torch.equal(lite(batch), want)
+        # the same through the light batcher
+        graphs = [batch.get_example(i) for i in range(batch.num_graphs)]
+        assert torch.equal(lite(GraphBatch.from_graphs(graphs)), want)
+
+
+def test_forward_equals_on_irregular_layout(batch: Batch) -> None:
+    """Masked residues lose their edges: the neighbour table pads, the edge-wise path runs."""
+    enc, lite = _pair(SMALL, seed=3)
+    g = batch.clone()
+    g.node_mask = g.node_mask.clone()
+    g.node_mask[::7] = False
+    with torch.inference_mode():
+        assert torch.equal(lite(g), enc(g))
+
+
+def test_gradients_match_e3nn(batch: Batch) -> None:
+    """Not the tokenizer's use, but the module stays a correct torch function: gradients agree."""
+    enc, lite = _pair(SMALL, seed=5)
+    enc, lite = enc.double(), lite.double()
+    enc(batch).square().sum().backward()
+    lite(batch).square().sum().backward()
+    for (name, p), q in zip(enc.named_parameters(), lite.parameters(), strict=True):
+        assert p.grad is not None and q.grad is not None
+        torch.testing.assert_close(q.grad, p.grad, rtol=1e-9, atol=1e-9, msg=name)
+
+
+def test_lmax2_is_not_supported() -> None:
+    cfg = replace(SMALL, lmax=2)
+    assert not LiteEncoder.supports(cfg)
+    with pytest.raises(ValueError, match="lmax = 1"):
+        LiteEncoder(cfg)
+    model = ProtokModel(ModelConfig(encoder=cfg), inference=True)
+    assert isinstance(model.encoder, Encoder)
+
+
+def test_inference_model_round_trips_through_a_checkpoint(tmp_path: Path, batch: Batch) -> None:
+    torch.manual_seed(0)
+    full = ProtokModel(ModelConfig(encoder=SMALL)).eval()
+    folder = save_model(full, tmp_path / "m")
+    lite = load_model(folder, inference=True)
+    assert isinstance(lite.encoder, LiteEncoder)
+    with torch.inference_mode():
+        assert torch.equal(lite.encode(batch), full.encode(batch))
+    # and a checkpoint saved from the inference form loads into the training form
+    again = load_model(save_model(lite, tmp_path / "again"))
+    assert isinstance(again.encoder, Encoder)
+    with torch.inference_mode():
+        assert torch.equal(again.encode(batch), full.encode(batch))
+
+
+def test_tokenizing_imports_neither_e3nn_nor_torch_geometric(structures_dir: Path) -> None:
+    code = (
+        "import sys, protok.tokenizer as t\n"
+        f"t.load().encode({str(structures_dir / '1ubi.pdb')!r})\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('e3nn', 'torch_geometric'))\n"
+        "print(bad[:5])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
