@@ -5,12 +5,14 @@ folder, then times, in one run and interleaved round by round (so machine load h
 
 (a) biotite plain read: ``PDBFile.read(path).get_structure(model=1)`` /
     ``pdbx.get_structure(CIFFile.read(path), model=1)``;
+(a') PDB only: protok's column reader, ``index_pdb(path.read_bytes()).get_structure(1)``
+    (:mod:`protok.structures.pdbcolumns`, what (b) runs on a plainly well-formed PDB file);
 (b) ``protok.structures.read_structure(path)``;
 (c) (b) followed by ``protok.graph.build_graph(complex, k=16)`` (skipped with a message if protok.graph
     has no ``build_graph`` yet).
 
-Reports the best of ``--repeats`` rounds (``--graph-repeats`` for (c)) per method and the ratios (b)/(a), (c)/(a); the target is
-(c)/(a) <= 1.5. Results go to ``benchmarks/results/parse_speed.json``.
+Reports the best of ``--repeats`` rounds (``--graph-repeats`` for (c)) per method and the ratios (a')/(a), (b)/(a),
+(c)/(a); the target is (c)/(a) <= 1.5. Results go to ``benchmarks/results/parse_speed.json``.
 
 Usage::
 
@@ -31,6 +33,7 @@ import biotite
 from _common import biotite_read, sample_chains, time_each, write_chains
 
 from protok.structures import read_structure
+from protok.structures.pdbcolumns import index_pdb
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "promod3" / "chains.npz"
@@ -84,6 +87,8 @@ def main() -> None:
                 "biotite_read": biotite_read,
                 "protok_parse": read_structure,
             }
+            if fmt == "pdb":
+                methods["pdbcolumns_read"] = lambda p: index_pdb(p.read_bytes()).get_structure(1)
             if build_graph is not None:
                 methods["protok_parse_graph"] = lambda p: build_graph(read_structure(p), k=args.k)
             for fn in methods.values():  # warm-up: imports, CCD load, first-call caches
@@ -97,6 +102,8 @@ def main() -> None:
             row: dict[str, Any] = {f"{name}_s": round(t, 4) for name, t in best.items()}
             row["ms_per_file"] = {name: round(1000 * t / len(paths), 3) for name, t in best.items()}
             row["ratio_parse_vs_biotite"] = round(best["protok_parse"] / best["biotite_read"], 3)
+            if "pdbcolumns_read" in best:
+                row["ratio_pdbcolumns_vs_biotite"] = round(best["pdbcolumns_read"] / best["biotite_read"], 3)
             if "protok_parse_graph" in best:
                 row["ratio_parse_graph_vs_biotite"] = round(
                     best["protok_parse_graph"] / best["biotite_read"], 3
@@ -105,6 +112,8 @@ def main() -> None:
             print(f"{fmt}: {len(paths)} files, {results['residues']} residues")
             for name, t in best.items():
                 print(f"  {name:20s} {t:8.3f} s  ({1000 * t / len(paths):.2f} ms/file)")
+            if "ratio_pdbcolumns_vs_biotite" in row:
+                print(f"  pdbcolumns / biotite   {row['ratio_pdbcolumns_vs_biotite']:.3f}")
             print(f"  parse / biotite        {row['ratio_parse_vs_biotite']:.3f}")
             if "ratio_parse_graph_vs_biotite" in row:
                 print(f"  parse+graph / biotite  {row['ratio_parse_graph_vs_biotite']:.3f}  (target <= 1.5)")

@@ -28,6 +28,7 @@ from protok.errors import (
     StructureModelNotFoundError,
     UnknownFormatError,
 )
+from protok.structures.pdbcolumns import index_pdb
 
 __all__ = [
     "Format",
@@ -276,11 +277,40 @@ def model_count(container: Any, name: str) -> int:
         raise CorruptStructureError(name, f"cannot count models ({_short(exc)})") from None
 
 
+def _model_numbers(name: str, model: int | Literal["all"], n_models: int) -> list[int]:
+    """The 1-based model numbers that ``model`` asks for in a file of ``n_models`` models."""
+    if n_models == 0:
+        raise EmptyStructureError(name, "no atom records")
+    if model == "all":
+        return list(range(1, n_models + 1))
+    if not isinstance(model, (int, np.integer)) or isinstance(model, bool):
+        raise StructureModelNotFoundError(name, f"model must be a positive int or 'all', got {model!r}")
+    if not 1 <= model <= n_models:
+        raise StructureModelNotFoundError(name, f"model {model} requested, file has {n_models} model(s)")
+    return [int(model)]
+
+
+def _load_pdb_columns(raw: RawStructure, model: int | Literal["all"]) -> list[tuple[int, AtomArray]] | None:
+    """:func:`load_atoms` for a plainly well-formed PDB file through the column reader
+    (:mod:`protok.structures.pdbcolumns`, the same result several times faster); None for any other file."""
+    columns = index_pdb(raw.data)
+    if columns is None:
+        return None
+    out = []
+    for m in _model_numbers(raw.name, model, columns.model_count):
+        atoms = columns.get_structure(m)
+        if atoms is None:
+            return None
+        out.append((m, atoms))
+    return out
+
+
 def load_atoms(raw: RawStructure, model: int | Literal["all"] = 1) -> list[tuple[int, AtomArray]]:
     """Parse one model (or all) of a raw structure into biotite ``AtomArray`` objects.
 
     Alternate locations are kept (``altloc_id`` annotation) with ``occupancy`` and ``b_factor``, so the
-    caller can apply protok's altloc policy.
+    caller can apply protok's altloc policy. Plainly well-formed PDB files are read column-wise
+    (:mod:`protok.structures.pdbcolumns`), with exactly biotite's result; every other file through biotite.
 
     Parameters
     ----------
@@ -293,24 +323,14 @@ def load_atoms(raw: RawStructure, model: int | Literal["all"] = 1) -> list[tuple
     list of (int, AtomArray)
         ``(model number, atoms)`` pairs.
     """
+    if raw.fmt == "pdb":
+        fast = _load_pdb_columns(raw, model)
+        if fast is not None:
+            return fast
     container = _open(raw)
     if raw.fmt != "pdb":
         _block(container, raw)
-    n_models = model_count(container, raw.name)
-    if n_models == 0:
-        raise EmptyStructureError(raw.name, "no atom records")
-    if model == "all":
-        numbers = list(range(1, n_models + 1))
-    else:
-        if not isinstance(model, (int, np.integer)) or isinstance(model, bool):
-            raise StructureModelNotFoundError(
-                raw.name, f"model must be a positive int or 'all', got {model!r}"
-            )
-        if not 1 <= model <= n_models:
-            raise StructureModelNotFoundError(
-                raw.name, f"model {model} requested, file has {n_models} model(s)"
-            )
-        numbers = [int(model)]
+    numbers = _model_numbers(raw.name, model, model_count(container, raw.name))
     wide_chain_ids = raw.fmt == "pdb" and _has_wide_chain_ids(raw.data)
     out = []
     for m in numbers:
