@@ -1,7 +1,7 @@
 """End-to-end ``protok tokenize`` speed vs biotite's plain read and Foldseek 3Di, in one run.
 
 Writes ``--n`` real chains from ``../shared/data/promod3/chains.npz`` (a seeded sample of chains with 40-512
-residues) as PDB files to a temporary folder, then times on the same files:
+residues) as PDB files (``--format cif``: mmCIF) to a temporary folder, then times on the same files:
 
 (a) biotite plain read: ``PDBFile.read(path).get_structure(model=1)`` - the floor no tokenizer can beat;
 (b) Foldseek 3Di: (a) then ``biotite.structure.alphabet.to_3di(atoms)``;
@@ -53,6 +53,9 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--model", default=None, help="model name or folder (default: random-init test model)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--format", choices=["pdb", "cif"], default="pdb", help="file format the chains are written in"
+    )
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "tokenize_speed.json")
     args = ap.parse_args()
 
@@ -71,7 +74,7 @@ def main() -> None:
         folder.mkdir()
         sample = sample_chains(args.data, args.n, seed=args.seed)
         chains = list(sample.values())
-        paths = write_chains(sample, folder, "pdb")
+        paths = write_chains(sample, folder, args.format)
         residues = sum(len(c) for c in chains)
         model = args.model or str(make_test_model(tmpd / "model", chains[:8], seed=args.seed))
 
@@ -110,6 +113,7 @@ def main() -> None:
     result = {
         "command": " ".join(["python", "benchmarks/tokenize_speed.py", *sys.argv[1:]]),
         "n_files": args.n,
+        "format": args.format,
         "residues": residues,
         "records_written": n_rec,
         "cli_summary": cli_line,

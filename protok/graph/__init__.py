@@ -2,7 +2,9 @@
 
 ``build_graph(x, k=16)`` turns a :class:`~protok.structures.ProteinChain`, a
 :class:`~protok.structures.ProteinComplex` or a sequence of chains into a ``torch_geometric.data.Data``
-whose fields are documented in ``docs/architecture.md``.
+whose fields are documented in ``docs/architecture.md``. ``graph_fields`` returns the same fields as a plain
+dict and ``GraphBatch`` batches their encoder fields: the inference path, which does not import
+torch_geometric.
 """
 
 from protok.graph.batch import ENCODER_FIELDS, GraphBatch

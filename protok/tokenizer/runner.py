@@ -33,10 +33,10 @@ log = logging.getLogger(__name__)
 
 #: Files per chunk, the unit of work: a process parses and encodes one chunk at a time (with a GPU encoder,
 #: the main process encodes one chunk of parsed files at a time). Shards are still committed whole.
-ENCODE_FILES: int = 16
+CHUNK_FILES: int = 16
 #: Parsed files the pool may hold ready per worker, ahead of the encoder.
 PREFETCH_PER_WORKER: int = 32
-#: Chunks of :data:`ENCODE_FILES` files a worker that parses and encodes may run ahead.
+#: Chunks of :data:`CHUNK_FILES` files a worker that parses and encodes may run ahead.
 PREFETCH_CHUNKS_PER_WORKER: int = 4
 
 
@@ -139,7 +139,7 @@ def _parse_many(files: Sequence[str], cfg: RunConfig, k: int) -> Iterator[FileRe
         for f in files:
             yield parse_file(f, cfg.chains, cfg.model, k)
         return
-    window = max(2 * ENCODE_FILES, PREFETCH_PER_WORKER * cfg.workers)
+    window = max(2 * CHUNK_FILES, PREFETCH_PER_WORKER * cfg.workers)
     with start_pool(cfg.workers, None) as parsers:
         pool = parsers.executor
         pending: deque[Future[FileResult]] = deque()
@@ -199,11 +199,11 @@ ChunkResult = tuple[list[dict[str, Any]], list[str], list[FailedInput]]
 
 
 def _chunks(files: Sequence[str], cfg: RunConfig) -> list[list[str]]:
-    """``files`` cut into shards of ``cfg.files_per_shard``, each cut into chunks of :data:`ENCODE_FILES`."""
+    """``files`` cut into shards of ``cfg.files_per_shard``, each cut into chunks of :data:`CHUNK_FILES`."""
     out = []
     for s in range(0, len(files), cfg.files_per_shard):
         shard = files[s : s + cfg.files_per_shard]
-        out += [list(shard[c : c + ENCODE_FILES]) for c in range(0, len(shard), ENCODE_FILES)]
+        out += [list(shard[c : c + CHUNK_FILES]) for c in range(0, len(shard), CHUNK_FILES)]
     return out
 
 

@@ -78,7 +78,7 @@ def test_tokenize_with_early_worker_pool_matches_in_process(model_dir, tmp_path,
         for name in ("1ubi.pdb", "2n0n_model1.pdb", "not_a_structure.pdb"):
             shutil.copy(STRUCTURES / name, folder / f"{i}_{name}")
     monkeypatch.setattr(workers, "MIN_FILES_FOR_POOL", 1)
-    monkeypatch.setattr(runner, "ENCODE_FILES", 2)
+    monkeypatch.setattr(runner, "CHUNK_FILES", 2)
     started = []
     real_start = workers.start_pool
     monkeypatch.setattr(workers, "start_pool", lambda *a: started.append(a) or real_start(*a))

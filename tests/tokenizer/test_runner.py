@@ -141,7 +141,7 @@ def test_process_pool_gives_same_records(mixed_folder, tok, tmp_path, monkeypatc
     files = collect_inputs([folder])
     outs = []
     monkeypatch.setattr(pool_module, "MIN_FILES_FOR_POOL", 1)
-    monkeypatch.setattr(runner, "ENCODE_FILES", 2)  # several chunks: some run in the workers, some here
+    monkeypatch.setattr(runner, "CHUNK_FILES", 2)  # several chunks: some run in the workers, some here
     for workers in (0, 2):
         out = tmp_path / f"w{workers}.jsonl"
         run_tokenize(tok, RunConfig(inputs=files, output=out, workers=workers, progress=False))
