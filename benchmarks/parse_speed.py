@@ -39,6 +39,15 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "promod3" / "chains.npz"
 
 
+def _columns_read(path: Path) -> object:
+    """The column reader alone on ``path``; an error if it would hand the file to biotite."""
+    columns = index_pdb(path.read_bytes())
+    atoms = None if columns is None else columns.get_structure(1)
+    if atoms is None:
+        raise RuntimeError(f"{path}: the column reader falls back to biotite on this file")
+    return atoms
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -88,7 +97,7 @@ def main() -> None:
                 "protok_parse": read_structure,
             }
             if fmt == "pdb":
-                methods["pdbcolumns_read"] = lambda p: index_pdb(p.read_bytes()).get_structure(1)
+                methods["pdbcolumns_read"] = _columns_read
             if build_graph is not None:
                 methods["protok_parse_graph"] = lambda p: build_graph(read_structure(p), k=args.k)
             for fn in methods.values():  # warm-up: imports, CCD load, first-call caches

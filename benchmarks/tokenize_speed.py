@@ -56,8 +56,11 @@ def main() -> None:
     ap.add_argument(
         "--format", choices=["pdb", "cif"], default="pdb", help="file format the chains are written in"
     )
-    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "tokenize_speed.json")
+    ap.add_argument("--out", type=Path, default=None, help="default: results/tokenize_speed[_cif].json")
     args = ap.parse_args()
+    if args.out is None:
+        suffix = "" if args.format == "pdb" else f"_{args.format}"
+        args.out = REPO / "benchmarks" / "results" / f"tokenize_speed{suffix}.json"
 
     import biotite
     import torch

@@ -1,12 +1,14 @@
 """The ``lmax = 1`` encoder for inference, in plain torch (no e3nn, no torch_geometric).
 
 :class:`LiteEncoder` computes the same function as :class:`protok.models.encoder.Encoder` with the same
-parameter and buffer names (a checkpoint loads into either), bit for bit on a CPU: its dense layers are the
+parameter and buffer names (a checkpoint loads into either). At inference (no autograd, where both apply
+e3nn's ``o3.Linear`` as a dense matrix) the outputs are equal bit for bit on a CPU: its dense layers are the
 matrices e3nn's ``o3.Linear`` applies (built from the flat weights with e3nn's instruction order and path
 weights), its tensor product is :class:`FastUVU` (which the e3nn encoder uses too), and its gate is e3nn's
-``Gate`` written out (SiLU and sigmoid rescaled by e3nn's second-moment constants, the gated product with
-e3nn's ``1/sqrt 3`` and ``sqrt 3`` factors in e3nn's order). ``tests/models/test_encoder_lite.py`` checks
-all of it against the e3nn encoder.
+``Gate`` written out (SiLU and sigmoid rescaled by e3nn's second-moment constants, on contiguous copies as
+e3nn cuts them, and the gated product as e3nn's generated code computes it). With autograd the e3nn encoder
+runs e3nn's own ``Linear`` code, so the two agree only to float rounding (gradients included).
+``tests/models/test_encoder_lite.py`` checks all of it against the e3nn encoder. CUDA is not tested here.
 
 Why a second form: importing e3nn costs about 2 s per process (it pulls in ``torch._dynamo``), and building
 its modules another 0.5 s; for ``protok tokenize`` on a CPU, where every worker process loads a model, that
@@ -17,6 +19,7 @@ this form only when asked for inference (``inference=True``, as :func:`protok.to
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any, cast
@@ -208,13 +211,20 @@ def _moment2_scale(f: Any) -> float:
     return float(f(z).pow(2).mean().pow(-0.5).item())
 
 
+@functools.cache
+def _gate_scales() -> tuple[float, float]:
+    """e3nn's constants for the gate's SiLU and sigmoid, computed once per process (not stored on modules,
+    so a pickled encoder works in a fresh process)."""
+    return _moment2_scale(nn.functional.silu), _moment2_scale(torch.sigmoid)
+
+
 class _Weights(nn.Module):
     """Holds an e3nn module's flat ``weight`` and the buffers e3nn saves with it (same names and shapes)."""
 
     def __init__(self, weight: int | None, buffers: dict[str, int]) -> None:
         super().__init__()
-        if weight is not None:
-            self.weight = nn.Parameter(torch.zeros(weight))
+        if weight is not None:  # e3nn's initialisation: unit normal (path weights do the scaling)
+            self.weight = nn.Parameter(torch.randn(weight))
         for name, size in buffers.items():
             self.register_buffer(name, torch.zeros(size) if name != "output_mask" else torch.ones(size))
 
@@ -251,9 +261,6 @@ class LiteEncoder(nn.Module):
         Must have ``lmax == 1`` (:meth:`supports`).
     """
 
-    # e3nn's normalize2mom constants of the gate's activations, computed once per process.
-    _SCALES: dict[str, float] = {}
-
     def __init__(self, config: EncoderConfig) -> None:
         super().__init__()
         if not self.supports(config):
@@ -270,10 +277,6 @@ class LiteEncoder(nn.Module):
         self.readout = mlp(
             [n_inv, config.readout_hidden, config.readout_hidden, config.out_dim], config.dropout
         )
-        if not self._SCALES:
-            LiteEncoder._SCALES.update(
-                silu=_moment2_scale(nn.functional.silu), sigmoid=_moment2_scale(torch.sigmoid)
-            )
         self._dense: dict[str, tuple[tuple[Any, ...], Tensor]] = {}
 
     @staticmethod
@@ -305,8 +308,9 @@ class LiteEncoder(nn.Module):
         s, v = self.config.scalar_channels, self.config.vector_channels
         # e3nn cuts the input into contiguous copies; elementwise kernels can round differently on strided
         # views (sigmoid does), so the copies matter for equal bits.
-        scalars = nn.functional.silu(x[:, :s].contiguous()).mul(self._SCALES["silu"])
-        gates = torch.sigmoid(x[:, s : s + v].contiguous()).mul(self._SCALES["sigmoid"])
+        silu_scale, sigmoid_scale = _gate_scales()
+        scalars = nn.functional.silu(x[:, :s].contiguous()).mul(silu_scale)
+        gates = torch.sigmoid(x[:, s : s + v].contiguous()).mul(sigmoid_scale)
         gated = x[:, s + v :].contiguous().view(-1, v, 3)
         # e3nn's 1o x 0e -> 1o product: its 1/sqrt(3) and path weight sqrt(3) cancel in its generated code.
         return torch.cat([scalars, (gates[:, :, None] * gated).view(-1, 3 * v)], dim=-1)

@@ -2,7 +2,7 @@
 
 This module is light at import (no torch), so the command line can start the pool *before* it imports
 torch and loads the model itself: workers then start in parallel with the main process instead of after
-it (each needs a few seconds to import torch, torch_geometric and e3nn and to load the model).
+it (each needs about two seconds to import torch and load the model).
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ __all__ = [
     "worker_tokenizer",
 ]
 
-#: Below this many files a run stays in-process: a worker needs ~5 s to start (import torch,
-#: torch_geometric and e3nn, load the model), about what the main process needs for 256 files on its own.
-MIN_FILES_FOR_POOL: int = 256
+#: Below this many files a run stays in-process: a worker needs about two seconds to start (import torch,
+#: load the model), and with 2 cores the pool pays off from about this many files
+#: (``benchmarks/pool_threshold.py``).
+MIN_FILES_FOR_POOL: int = 128
 #: ``model`` value of :func:`start_pool` for the shipped default model.
 DEFAULT_MODEL: str = ""
 

@@ -144,3 +144,30 @@ def test_tokenizing_imports_neither_e3nn_nor_torch_geometric(structures_dir: Pat
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_pickled_tokenizer_encodes_in_a_fresh_process(tmp_path: Path, structures_dir: Path) -> None:
+    """The gate's constants are not module state that only ``__init__`` fills: a tokenizer pickled here
+    (as Ray or a spawned pool would send it) encodes the same tokens in a new interpreter."""
+    import pickle
+
+    import protok
+
+    tok = protok.load()
+    want = tok.encode(structures_dir / "1ubi.pdb")[0].tokens.tolist()
+    (tmp_path / "tok.pkl").write_bytes(pickle.dumps(tok))
+    code = (
+        "import pickle, sys\n"
+        f"tok = pickle.loads(open({str(tmp_path / 'tok.pkl')!r}, 'rb').read())\n"
+        f"print(tok.encode({str(structures_dir / '1ubi.pdb')!r})[0].tokens.tolist())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str(want), out.stderr[-2000:]
+
+
+def test_fresh_inference_model_is_initialised_like_e3nn() -> None:
+    """Built without a checkpoint, the e3nn-form weights are unit normal (as e3nn initialises them), not zero."""
+    torch.manual_seed(0)
+    lite = LiteEncoder(SMALL)
+    for w in (lite.embed.weight, lite.layers[0].lin_in.weight, lite.layers[0].lin_out.weight):
+        assert 0.8 < float(w.std()) < 1.2
