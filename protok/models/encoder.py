@@ -100,6 +100,8 @@ def _linear(lin: o3.Linear, x: Tensor) -> Tensor:
     """
     if torch.is_grad_enabled() or lin.bias.numel() or not x.is_floating_point():
         return lin(x)
+    if lin.weight.is_inference():  # no version counter to key a cache on (model loaded in inference mode)
+        return x @ lin(torch.eye(lin.irreps_in.dim, dtype=x.dtype, device=x.device))
     key = (lin.weight._version, lin.weight.data_ptr(), x.dtype, x.device)
     cached = getattr(lin, "_protok_dense", None)
     if cached is None or cached[0] != key:

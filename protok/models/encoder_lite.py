@@ -293,7 +293,7 @@ class LiteEncoder(nn.Module):
         self, name: str, weight: Tensor, irreps_in: Irreps, irreps_out: Irreps, like: Tensor
     ) -> Tensor:
         """Dense matrix of a flat e3nn weight; without autograd cached per weight version, dtype, device."""
-        if torch.is_grad_enabled():
+        if torch.is_grad_enabled() or weight.is_inference():  # (inference tensors have no version counter)
             return o3_linear_matrix(irreps_in, irreps_out, weight.to(like.dtype)).to(like.device)
         key: tuple[Any, ...] = (weight._version, weight.data_ptr(), like.dtype, like.device)
         hit = self._dense.get(name)

@@ -171,3 +171,12 @@ def test_fresh_inference_model_is_initialised_like_e3nn() -> None:
     lite = LiteEncoder(SMALL)
     for w in (lite.embed.weight, lite.layers[0].lin_in.weight, lite.layers[0].lin_out.weight):
         assert 0.8 < float(w.std()) < 1.2
+
+
+def test_model_loaded_in_inference_mode_encodes(batch: Batch) -> None:
+    """Weights created under ``torch.inference_mode()`` have no version counter to key the dense-matrix
+    cache on: both encoder forms still run, with the same tokens."""
+    with torch.inference_mode():
+        lite = load_model("protok-provq-small-v1", inference=True)
+        full = load_model("protok-provq-small-v1")
+        assert torch.equal(lite.encode(batch), full.encode(batch))
