@@ -37,7 +37,6 @@ Results of the same chain alone or inside a ``Batch`` agree to float rounding of
 from __future__ import annotations
 
 import math
-from typing import cast
 
 import torch
 from e3nn import o3
@@ -45,10 +44,8 @@ from e3nn.nn import Gate
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
-from protok.errors import ConfigError
-from protok.graph.features import linear_edge_scalars
 from protok.models.encoder_config import ENCODER_PRESETS, EncoderConfig
-from protok.models.encoder_lite import FastUVU, NeighbourTable
+from protok.models.encoder_lite import FastUVU, NeighbourTable, encoder_inputs
 from protok.models.encoder_lite import mlp as _mlp
 
 __all__ = ["ENCODER_PRESETS", "Encoder", "EncoderConfig"]
@@ -233,36 +230,15 @@ class Encoder(nn.Module):
             Invariant per-residue vectors, in the dtype of the module's parameters. Rows where
             ``node_mask`` is False are finite and do not affect any other row.
         """
-        dtype = self.embed.weight.dtype
-        mask = data.node_mask.bool()
-        node_s = torch.where(mask[:, None], data.node_s.to(dtype), 0.0)
-        node_v = torch.where(mask[:, None, None], data.node_v.to(dtype), 0.0)
-        n = node_s.shape[0]
-        self._check(node_s, node_v)
-        # edge_embed(expand_edge_scalars(data)) without the wide (E, edge_s_dim) matrix, batched
-        lin = cast(nn.Linear, self.edge_embed[0])
-        edge_emb = self.edge_embed[1](linear_edge_scalars(data, lin.weight, lin.bias))
+        inp = encoder_inputs(data, self.config, self.edge_embed, self.embed.weight.dtype)
+        node_s, n = inp.node_s, inp.node_s.shape[0]
+        sh = o3.spherical_harmonics(self.irreps_sh, inp.edge_vec, normalize=True, normalization="component")
+        table = NeighbourTable(inp.dst, n)
 
-        src, dst = data.edge_index[0], data.edge_index[1]
-        edge_vec = data.edge_vec.to(dtype)
-        keep = mask[src] & mask[dst]
-        if not bool(keep.all()):  # the graph promises this; enforce it so masked rows stay isolated
-            src, dst, edge_emb, edge_vec = src[keep], dst[keep], edge_emb[keep], edge_vec[keep]
-        sh = o3.spherical_harmonics(self.irreps_sh, edge_vec, normalize=True, normalization="component")
-        table = NeighbourTable(dst, n)
-
-        h = _linear(self.embed, torch.cat([node_s, node_v.reshape(n, -1)], dim=-1))
+        h = _linear(self.embed, torch.cat([node_s, inp.node_v.reshape(n, -1)], dim=-1))
         for layer in self.layers:
-            h = layer(h, sh, edge_emb, src, table)
+            h = layer(h, sh, inp.edge_emb, inp.src, table)
         return self.readout(torch.cat([self._invariants(h), node_s], dim=-1))
-
-    def _check(self, node_s: Tensor, node_v: Tensor) -> None:
-        cfg = self.config
-        if node_s.shape[-1] != cfg.node_s_dim or node_v.shape[1:] != (cfg.node_v_dim, 3):
-            raise ConfigError(
-                f"Encoder: graph features node_s {tuple(node_s.shape)}, node_v {tuple(node_v.shape)} do not "
-                f"match the config (node_s_dim={cfg.node_s_dim}, node_v_dim={cfg.node_v_dim})",
-            )
 
     def extra_repr(self) -> str:
         return f"irreps={self.irreps_hidden}, layers={self.config.num_layers}, out_dim={self.out_dim}"

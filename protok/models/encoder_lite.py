@@ -22,15 +22,25 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
 
+from protok.errors import ConfigError
 from protok.graph.features import linear_edge_scalars
 from protok.models.encoder_config import EncoderConfig
 
-__all__ = ["FastUVU", "LiteEncoder", "NeighbourTable", "mlp", "o3_linear_matrix"]
+__all__ = [
+    "EncoderInputs",
+    "FastUVU",
+    "LiteEncoder",
+    "NeighbourTable",
+    "encoder_inputs",
+    "mlp",
+    "o3_linear_matrix",
+]
 
 #: An irreps list as ``(multiplicity, l)`` pairs (parities are bookkeeping here).
 Irreps = Sequence[tuple[int, int]]
@@ -192,6 +202,50 @@ def o3_linear_matrix(irreps_in: Irreps, irreps_out: Irreps, weight: Tensor) -> T
     return m
 
 
+@dataclass
+class EncoderInputs:
+    """What both encoder forms compute from a graph before their layers (see :func:`encoder_inputs`)."""
+
+    node_s: Tensor  # (N, node_s_dim), zero where node_mask is False
+    node_v: Tensor  # (N, node_v_dim, 3), zero where node_mask is False
+    edge_emb: Tensor  # (E', radial_hidden): SiLU(Linear(edge scalars)), edges between valid nodes only
+    edge_vec: Tensor  # (E', 3)
+    src: Tensor  # (E',) source j
+    dst: Tensor  # (E',) target i
+
+
+def encoder_inputs(
+    data: Any, config: EncoderConfig, edge_embed: nn.Sequential, dtype: torch.dtype
+) -> EncoderInputs:
+    """Masked node features, the shared edge embedding and the edges the layers use, in ``dtype``.
+
+    The edge embedding is ``edge_embed(expand_edge_scalars(data))`` computed without the wide
+    ``(E, edge_s_dim)`` matrix (:func:`protok.graph.linear_edge_scalars`). Edges touching a masked node are
+    dropped: the graph promises there are none; this enforces it so masked rows stay isolated.
+
+    Raises
+    ------
+    ConfigError
+        The graph's feature sizes do not match ``config``.
+    """
+    mask = data.node_mask.bool()
+    node_s = torch.where(mask[:, None], data.node_s.to(dtype), 0.0)
+    node_v = torch.where(mask[:, None, None], data.node_v.to(dtype), 0.0)
+    if node_s.shape[-1] != config.node_s_dim or node_v.shape[1:] != (config.node_v_dim, 3):
+        raise ConfigError(
+            f"Encoder: graph features node_s {tuple(node_s.shape)}, node_v {tuple(node_v.shape)} do not "
+            f"match the config (node_s_dim={config.node_s_dim}, node_v_dim={config.node_v_dim})",
+        )
+    lin = cast(nn.Linear, edge_embed[0])
+    edge_emb = edge_embed[1](linear_edge_scalars(data, lin.weight, lin.bias))
+    src, dst = data.edge_index[0], data.edge_index[1]
+    edge_vec = data.edge_vec.to(dtype)
+    keep = mask[src] & mask[dst]
+    if not bool(keep.all()):
+        src, dst, edge_emb, edge_vec = src[keep], dst[keep], edge_emb[keep], edge_vec[keep]
+    return EncoderInputs(node_s, node_v, edge_emb, edge_vec, src, dst)
+
+
 def mlp(sizes: list[int], dropout: float = 0.0) -> nn.Sequential:
     """``Linear`` layers of ``sizes`` with SiLU (and dropout, when > 0) between them."""
     layers: list[nn.Module] = []
@@ -320,26 +374,9 @@ class LiteEncoder(nn.Module):
         same result). ``data`` is anything with those attributes: a torch_geometric ``Data``/``Batch`` or
         a :class:`protok.graph.GraphBatch`."""
         cfg = self.config
-        dtype = self.readout[0].weight.dtype
-        mask = data.node_mask.bool()
-        node_s = torch.where(mask[:, None], data.node_s.to(dtype), 0.0)
-        node_v = torch.where(mask[:, None, None], data.node_v.to(dtype), 0.0)
-        n = node_s.shape[0]
-        if node_s.shape[-1] != cfg.node_s_dim or node_v.shape[1:] != (cfg.node_v_dim, 3):
-            from protok.errors import ConfigError
-
-            raise ConfigError(
-                f"Encoder: graph features node_s {tuple(node_s.shape)}, node_v {tuple(node_v.shape)} do not "
-                f"match the config (node_s_dim={cfg.node_s_dim}, node_v_dim={cfg.node_v_dim})",
-            )
-        lin = cast(nn.Linear, self.edge_embed[0])
-        edge_emb = self.edge_embed[1](linear_edge_scalars(data, lin.weight, lin.bias))
-        src, dst = data.edge_index[0], data.edge_index[1]
-        edge_vec = data.edge_vec.to(dtype)
-        keep = mask[src] & mask[dst]
-        if not bool(keep.all()):
-            src, dst, edge_emb, edge_vec = src[keep], dst[keep], edge_emb[keep], edge_vec[keep]
-        unit = nn.functional.normalize(edge_vec, dim=-1)
+        inp = encoder_inputs(data, cfg, self.edge_embed, self.embed.weight.dtype)
+        node_s, n = inp.node_s, inp.node_s.shape[0]
+        unit = nn.functional.normalize(inp.edge_vec, dim=-1)
         sh = torch.stack(
             [
                 torch.ones_like(unit[:, 0]),
@@ -349,8 +386,9 @@ class LiteEncoder(nn.Module):
             ],
             dim=-1,
         )
-        table = NeighbourTable(dst, n)
-        x0 = torch.cat([node_s, node_v.reshape(n, -1)], dim=-1)
+        src, edge_emb = inp.src, inp.edge_emb
+        table = NeighbourTable(inp.dst, n)
+        x0 = torch.cat([node_s, inp.node_v.reshape(n, -1)], dim=-1)
         h = x0 @ self._matrix("embed", self.embed.weight, self.irreps_in, self.irreps_hidden, x0)
         for i, layer in enumerate(cast(Sequence[_Layer], self.layers)):
             x = h @ self._matrix(f"{i}.in", layer.lin_in.weight, layer.hidden, layer.hidden, h)
