@@ -45,7 +45,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from protok.models.encoder_config import ENCODER_PRESETS, EncoderConfig
-from protok.models.encoder_lite import FastUVU, NeighbourTable, encoder_inputs
+from protok.models.encoder_lite import FastUVU, NeighbourTable, encoder_inputs, linear_matrix
 from protok.models.encoder_lite import mlp as _mlp
 
 __all__ = ["ENCODER_PRESETS", "Encoder", "EncoderConfig"]
@@ -88,24 +88,18 @@ def _uvu_tensor_product(
 
 
 def _linear(lin: o3.Linear, x: Tensor) -> Tensor:
-    """``lin(x)``; without autograd, as one dense product ``x @ lin(I)``.
+    """``lin(x)``; without autograd, as one dense product with its matrix.
 
-    An ``o3.Linear`` is a block-sparse matrix applied by a dozen small einsums; its matrix, read off by
-    applying it to the identity, does the same in one product, which is several times faster on CPU
-    batches. The matrix is cached per weight version, so inference pays for it once per weight update. With autograd
-    (training) e3nn's own code runs. Equal up to float rounding (the summation order differs).
+    An ``o3.Linear`` is a block-sparse matrix applied by a dozen small einsums; its matrix
+    (:func:`~protok.models.encoder_lite.linear_matrix`, bit-equal to ``lin(I)``) does the same in one
+    product, which is several times faster on CPU batches. With autograd (training) e3nn's own code runs.
+    Equal up to float rounding (the summation order differs).
     """
     if torch.is_grad_enabled() or lin.bias.numel() or not x.is_floating_point():
         return lin(x)
-    if lin.weight.is_inference():  # no version counter to key a cache on (model loaded in inference mode)
-        return x @ lin(torch.eye(lin.irreps_in.dim, dtype=x.dtype, device=x.device))
-    key = (lin.weight._version, lin.weight.data_ptr(), x.dtype, x.device)
-    cached = getattr(lin, "_protok_dense", None)
-    if cached is None or cached[0] != key:
-        eye = torch.eye(lin.irreps_in.dim, dtype=x.dtype, device=x.device)
-        cached = (key, lin(eye))
-        object.__setattr__(lin, "_protok_dense", cached)  # a plain attribute: not a buffer, not saved
-    return x @ cached[1]
+    irreps_in = [(mul, ir.l, ir.p) for mul, ir in lin.irreps_in]
+    irreps_out = [(mul, ir.l, ir.p) for mul, ir in lin.irreps_out]
+    return x @ linear_matrix(lin, lin.weight, irreps_in, irreps_out, x)
 
 
 def _fast_uvu(tp: o3.TensorProduct) -> FastUVU | None:

@@ -38,12 +38,13 @@ __all__ = [
     "LiteEncoder",
     "NeighbourTable",
     "encoder_inputs",
+    "linear_matrix",
     "mlp",
     "o3_linear_matrix",
 ]
 
-#: An irreps list as ``(multiplicity, l)`` pairs (parities are bookkeeping here).
-Irreps = Sequence[tuple[int, int]]
+#: An irreps list as ``(multiplicity, l)`` or ``(multiplicity, l, parity)`` entries.
+Irreps = Sequence[tuple[int, ...]]
 
 
 class NeighbourTable:
@@ -166,23 +167,26 @@ class FastUVU:
 def o3_linear_matrix(irreps_in: Irreps, irreps_out: Irreps, weight: Tensor) -> Tensor:
     """The dense ``(dim in, dim out)`` matrix of e3nn's ``o3.Linear(irreps_in, irreps_out)`` (no bias).
 
-    e3nn's default instructions connect every input block to every output block of the same irrep, in
-    input-then-output order; each takes ``mul_in x mul_out`` of the flat ``weight`` and is scaled by
-    ``x ** -0.5``, ``x`` the summed input multiplicity of its output block ("element" normalisation).
-    Features are laid out multiplicity-major (``u * (2l + 1) + m``). The result equals
-    ``lin(torch.eye(dim in))`` bit for bit.
+    e3nn's default instructions connect every input block to every output block of the same irrep (here:
+    equal entries but for the multiplicity), in input-then-output order; each takes ``mul_in x mul_out`` of
+    the flat ``weight`` and is scaled by ``x ** -0.5``, ``x`` the summed input multiplicity of its output
+    block ("element" normalisation). Features are laid out multiplicity-major (``u * (2l + 1) + m``). The
+    result equals ``lin(torch.eye(dim in))`` bit for bit.
     """
 
     def offsets(irreps: Irreps) -> list[int]:
         out, pos = [], 0
-        for mul, deg in irreps:
+        for mul, deg, *_ in irreps:
             out.append(pos)
             pos += mul * (2 * deg + 1)
         return [*out, pos]
 
     off_in, off_out = offsets(irreps_in), offsets(irreps_out)
     pairs = [
-        (i, j) for i, (_, li) in enumerate(irreps_in) for j, (_, lj) in enumerate(irreps_out) if li == lj
+        (i, j)
+        for i, ir_in in enumerate(irreps_in)
+        for j, ir_out in enumerate(irreps_out)
+        if tuple(ir_in[1:]) == tuple(ir_out[1:])
     ]
     fan_in = {j: sum(irreps_in[i][0] for i, jj in pairs if jj == j) for j in range(len(irreps_out))}
     need = sum(irreps_in[i][0] * irreps_out[j][0] for i, j in pairs)
@@ -191,7 +195,7 @@ def o3_linear_matrix(irreps_in: Irreps, irreps_out: Irreps, weight: Tensor) -> T
     m = weight.new_zeros(off_in[-1], off_out[-1])
     pos = 0
     for i, j in pairs:
-        (mul_in, deg), (mul_out, _) = irreps_in[i], irreps_out[j]
+        mul_in, deg, mul_out = irreps_in[i][0], irreps_in[i][1], irreps_out[j][0]
         w = weight[pos : pos + mul_in * mul_out].view(mul_in, mul_out)
         pos += mul_in * mul_out
         d = 2 * deg + 1
@@ -200,6 +204,26 @@ def o3_linear_matrix(irreps_in: Irreps, irreps_out: Irreps, weight: Tensor) -> T
         for c in range(d):
             block[:, c, :, c] = scaled
     return m
+
+
+def linear_matrix(
+    holder: nn.Module, weight: Tensor, irreps_in: Irreps, irreps_out: Irreps, like: Tensor
+) -> Tensor:
+    """:func:`o3_linear_matrix` of ``weight`` in the dtype and on the device of ``like``.
+
+    Without autograd the matrix is cached on ``holder`` (a plain attribute: not a buffer, not saved) per
+    weight version, so inference builds it once per weight update. Inference tensors have no version
+    counter: the matrix is then built on every call.
+    """
+    if torch.is_grad_enabled() or weight.is_inference():
+        return o3_linear_matrix(irreps_in, irreps_out, weight.to(like.dtype)).to(like.device)
+    key = (weight._version, weight.data_ptr(), like.dtype, like.device)
+    cached = holder.__dict__.get("_protok_dense")
+    if cached is None or cached[0] != key:
+        matrix = o3_linear_matrix(irreps_in, irreps_out, weight.detach().to(like.dtype)).to(like.device)
+        cached = (key, matrix)
+        object.__setattr__(holder, "_protok_dense", cached)
+    return cast(Tensor, cached[1])
 
 
 @dataclass
@@ -331,7 +355,6 @@ class LiteEncoder(nn.Module):
         self.readout = mlp(
             [n_inv, config.readout_hidden, config.readout_hidden, config.out_dim], config.dropout
         )
-        self._dense: dict[str, tuple[tuple[Any, ...], Tensor]] = {}
 
     @staticmethod
     def supports(config: EncoderConfig) -> bool:
@@ -342,20 +365,6 @@ class LiteEncoder(nn.Module):
     def out_dim(self) -> int:
         """Size of the output vector per residue."""
         return self.config.out_dim
-
-    def _matrix(
-        self, name: str, weight: Tensor, irreps_in: Irreps, irreps_out: Irreps, like: Tensor
-    ) -> Tensor:
-        """Dense matrix of a flat e3nn weight; without autograd cached per weight version, dtype, device."""
-        if torch.is_grad_enabled() or weight.is_inference():  # (inference tensors have no version counter)
-            return o3_linear_matrix(irreps_in, irreps_out, weight.to(like.dtype)).to(like.device)
-        key: tuple[Any, ...] = (weight._version, weight.data_ptr(), like.dtype, like.device)
-        hit = self._dense.get(name)
-        if hit is not None and hit[0] == key:
-            return hit[1]
-        m = o3_linear_matrix(irreps_in, irreps_out, weight.detach().to(like.dtype)).to(like.device)
-        self._dense[name] = (key, m)
-        return m
 
     def _gate(self, x: Tensor) -> Tensor:
         """e3nn's ``Gate``: SiLU on the scalars, sigmoid gates times the vectors (e3nn's constants, order)."""
@@ -389,13 +398,13 @@ class LiteEncoder(nn.Module):
         src, edge_emb = inp.src, inp.edge_emb
         table = NeighbourTable(inp.dst, n)
         x0 = torch.cat([node_s, inp.node_v.reshape(n, -1)], dim=-1)
-        h = x0 @ self._matrix("embed", self.embed.weight, self.irreps_in, self.irreps_hidden, x0)
-        for i, layer in enumerate(cast(Sequence[_Layer], self.layers)):
-            x = h @ self._matrix(f"{i}.in", layer.lin_in.weight, layer.hidden, layer.hidden, h)
+        h = x0 @ linear_matrix(self.embed, self.embed.weight, self.irreps_in, self.irreps_hidden, x0)
+        for layer in cast(Sequence[_Layer], self.layers):
+            x = h @ linear_matrix(layer.lin_in, layer.lin_in.weight, layer.hidden, layer.hidden, h)
             agg = layer.fast_tp.aggregate(x, sh, layer.radial(edge_emb), src, table)
             mid = agg * layer.norm
             h = h + self._gate(
-                mid @ self._matrix(f"{i}.out", layer.lin_out.weight, layer.mid, layer.gate_in, mid)
+                mid @ linear_matrix(layer.lin_out, layer.lin_out.weight, layer.mid, layer.gate_in, mid)
             )
         s, v = cfg.scalar_channels, cfg.vector_channels
         vec = h[:, s:].reshape(-1, v, 3)

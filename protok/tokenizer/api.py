@@ -489,7 +489,7 @@ def load(
     if name_or_path is None:
         from protok.models import registry
 
-        name_or_path = getattr(registry, "DEFAULT_MODEL", None) or "protok-provq-small-v1"
+        name_or_path = registry.DEFAULT_MODEL
     model = model_io.load_model(str(name_or_path), inference=True)
     return Tokenizer(
         model,

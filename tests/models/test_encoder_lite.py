@@ -67,6 +67,20 @@ def test_dense_matrices_equal_e3nn_linear_bits() -> None:
             lin.weight.detach(),
         )
         assert torch.equal(got, want), (ir_in, ir_out)
+    # lmax 2 and parities, as the base preset's e3nn Linears (entries with parity: 1e and 1o do not mix)
+    for ir_in, ir_out in [
+        ("128x0e + 32x1o + 32x2e", "128x0e + 32x1o + 32x2e"),
+        ("3x0e + 2x1o + 2x1e", "4x1e + 1x0e"),
+    ]:
+        lin = o3.Linear(o3.Irreps(ir_in), o3.Irreps(ir_out))
+        with torch.no_grad():
+            lin.weight.normal_()
+        got = o3_linear_matrix(
+            [(m, ir.l, ir.p) for m, ir in lin.irreps_in],
+            [(m, ir.l, ir.p) for m, ir in lin.irreps_out],
+            lin.weight.detach(),
+        )
+        assert torch.equal(got, lin(torch.eye(lin.irreps_in.dim))), (ir_in, ir_out)
     with pytest.raises(ValueError, match="weight has"):
         o3_linear_matrix([(2, 0)], [(3, 0)], torch.zeros(5))
 
