@@ -220,6 +220,8 @@ class Trainer:
         self.last_val: dict[str, float] = {}
         self.last_alpha: float | None = None
         self.skipped = 0
+        #: Process CPU seconds spent in training steps (validation and checkpoints excluded); resumes.
+        self.cpu_s = 0.0
 
     # ------------------------------------------------------------------------------------- helpers
     def _autocast(self) -> Any:
@@ -255,6 +257,7 @@ class Trainer:
             },
             "best": self.best,
             "skipped_steps": self.skipped,
+            "cpu_s": self.cpu_s,
             "best_metric": self.config.run.best_metric,
             "val": self.last_val,
         }
@@ -351,6 +354,7 @@ class Trainer:
             self.last_alpha = state.get("alpha")
             self.last_val = state.get("val") or {}
             self.skipped = int(state.get("skipped_steps") or 0)
+            self.cpu_s = float(state.get("cpu_s") or 0.0)
             log.info("resumed from %s at step %d", resume_from, self.step)
         elif d.is_main and (self.out_dir / "checkpoints" / "latest.json").exists():
             log.warning(
@@ -384,6 +388,7 @@ class Trainer:
         lr = lr_at(self.step, cfg.optim, total)
         busy, residues, steps_since_log = 0.0, 0, 0
         t_iter = time.perf_counter()
+        c_iter = time.process_time()
         try:
             for batch in loader:
                 epoch = sampler.epoch_of_step(self.step)  # type: ignore[union-attr]
@@ -416,6 +421,7 @@ class Trainer:
                 residues += int(batch.num_nodes) * d.world_size
                 steps_since_log += 1
                 busy += time.perf_counter() - t_iter
+                self.cpu_s += time.process_time() - c_iter
 
                 if self.step % cfg.run.log_every == 0 or self.step == total:
                     row = self._train_row(out, lr, gnorm, epoch, progress)
@@ -423,6 +429,7 @@ class Trainer:
                     row["residues_per_s"] = residues / max(busy, 1e-9)
                     row["s_per_step"] = busy / max(steps_since_log, 1)
                     row["skipped_steps"] = self.skipped
+                    row["cpu_s"] = self.cpu_s
                     busy, residues, steps_since_log = 0.0, 0, 0
                     logger.log(row)
                     if bar is not None:
@@ -450,6 +457,7 @@ class Trainer:
                 if self.step % cfg.run.ckpt_every == 0 or self.step == total or is_best or stop:
                     final = self._save(epoch, lr, is_best)
                 t_iter = time.perf_counter()
+                c_iter = time.process_time()
                 if stop:
                     log.info(
                         "stopping at step %d of %d (run.stop_at); continue with --resume", self.step, total
