@@ -12,8 +12,19 @@ from protok.graph.features import EDGE_FIELDS
 
 __all__ = ["ENCODER_FIELDS", "GraphBatch"]
 
-#: The graph fields the encoder reads (node features, mask, edges and raw edge geometry).
-ENCODER_FIELDS: tuple[str, ...] = ("node_s", "node_v", "node_mask", "edge_index", "edge_vec", *EDGE_FIELDS)
+#: The graph fields the encoder reads (node features, mask, edges, raw edge geometry and the residue layout
+#: that separation buckets and the chain-context layers use).
+ENCODER_FIELDS: tuple[str, ...] = (
+    "node_s",
+    "node_v",
+    "node_mask",
+    "edge_index",
+    "edge_vec",
+    *EDGE_FIELDS,
+    "residue_idx",
+    "chain_idx",
+    "chain_break",
+)
 
 
 class GraphBatch:

@@ -13,11 +13,15 @@ distance RBF   144    16 Gaussians on 0-20 Å for each atom pair in :data:`RBF_A
                       atom of j); zero where an atom (O) is missing
 orientation    9      ``R_i^T R_j`` row-major (relative rotation of the two frames)
 direction      3      unit ``CA_j - CA_i`` in frame i (``R_i^T`` applied)
-separation     66     one-hot of ``clip(r_j - r_i, -32, 32)`` (65 buckets) or "other chain" (last)
+separation     66     one-hot of the separation bucket of ``r_j - r_i`` (65 buckets) or "other chain" (last)
 same chain     1      1.0 if i and j are in the same chain
 =============  =====  ===========================================================================
 
-``r`` is the position within the chain (``residue_idx``). Orientation and direction components along the
+``r`` is the position within the chain (``residue_idx``). Two bucketings of the separation exist
+(:data:`SEPARATION_SCHEMES`, chosen by the encoder's config): ``"clip32"``, ``clip(r_j - r_i, -32, 32)``
+(what graphs store in ``edge_sep``), and ``"log"``, exact to ±16 and then four buckets per doubling, the last
+open from ±215 (:func:`separation_bucket`), so that a residue can tell which distant part of its chain it
+touches. Orientation and direction components along the
 local z axis change sign under a mirror reflection.
 
 Graphs do not store this ``(E, 223)`` matrix: :func:`edge_geometry` computes the compact raw fields
@@ -56,6 +60,8 @@ __all__ = [
     "backbone_dihedrals",
     "EDGE_FIELDS",
     "OTHER_CHAIN_BUCKET",
+    "SEPARATION_SCHEMES",
+    "separation_bucket",
     "edge_geometry",
     "expand_edge_geometry",
     "expand_edge_scalars",
@@ -93,6 +99,11 @@ _SEP_BUCKETS = 2 * MAX_SEPARATION + 2
 EDGE_S_DIM: int = len(RBF_ATOM_PAIRS) * RBF_COUNT + 9 + 3 + _SEP_BUCKETS + 1
 #: Separation bucket of edges between different chains (the last of the ``2 * MAX_SEPARATION + 2``).
 OTHER_CHAIN_BUCKET: int = _SEP_BUCKETS - 1
+#: Sequence-separation bucketings (see the module docstring).
+SEPARATION_SCHEMES: tuple[str, ...] = ("clip32", "log")
+#: "log" scheme: separations up to this are exact; beyond, ``_LOG_PER_DOUBLING`` buckets per doubling.
+_LOG_LINEAR: int = 16
+_LOG_PER_DOUBLING: int = 4
 #: Columns of the distance RBF, orientation and direction blocks (all but separation and same-chain).
 _N_GEOMETRY: int = len(RBF_ATOM_PAIRS) * RBF_COUNT + 12
 #: Raw edge fields stored in the graph; :func:`expand_edge_scalars` expands them to ``edge_s``.
@@ -234,6 +245,37 @@ def _pair_ok(atom_ok: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor | 
     return ok_i.index_select(0, edge_index[1]) & ok_j.index_select(0, edge_index[0])
 
 
+def separation_bucket(sep: torch.Tensor, same_chain: torch.Tensor, scheme: str = "clip32") -> torch.Tensor:
+    """Separation bucket in ``[0, OTHER_CHAIN_BUCKET]`` of signed sequence separations ``r_j - r_i``.
+
+    Parameters
+    ----------
+    sep : Tensor, shape=(E,), integer
+        ``r_j - r_i`` (ignored where ``same_chain`` is False).
+    same_chain : Tensor, shape=(E,), dtype=bool
+    scheme : str
+        ``"clip32"``: ``clip(sep, -32, 32) + 32``. ``"log"``: ``sep + 32`` for ``|sep| <= 16``; beyond,
+        ``32 ± (16 + b + 1)`` with ``b = min(floor(4 log2(|sep| / 16)), 15)`` (same 65 buckets, the outermost
+        open from ``|sep| >= 215``).
+
+    Returns
+    -------
+    Tensor, shape=(E,), dtype=int64
+    """
+    if scheme not in SEPARATION_SCHEMES:
+        raise ConfigError(f"separation scheme must be one of {SEPARATION_SCHEMES}, got {scheme!r}")
+    sep = sep.long()
+    if scheme == "clip32":
+        bucket = sep.clamp(-MAX_SEPARATION, MAX_SEPARATION) + MAX_SEPARATION
+    else:
+        mag = sep.abs()
+        far = torch.floor(_LOG_PER_DOUBLING * torch.log2(mag.clamp_min(1).double() / _LOG_LINEAR)).long()
+        far = far.clamp(0, MAX_SEPARATION - _LOG_LINEAR - 1) + _LOG_LINEAR + 1
+        mag = torch.where(mag <= _LOG_LINEAR, mag, far)
+        bucket = torch.sign(sep) * mag + MAX_SEPARATION
+    return torch.where(same_chain, bucket, OTHER_CHAIN_BUCKET)
+
+
 def edge_geometry(
     atoms: torch.Tensor,
     atom_ok: torch.Tensor,
@@ -288,9 +330,7 @@ def edge_geometry(
     edge_dir = torch.bmm(rot_i_t, normalize(edge_vec).unsqueeze(-1)).reshape(e, 3)
 
     same = chain_idx.index_select(0, j) == chain_idx.index_select(0, i)
-    sep = residue_idx.index_select(0, j) - residue_idx.index_select(0, i)
-    sep = sep.clamp_(-MAX_SEPARATION, MAX_SEPARATION).add_(MAX_SEPARATION)
-    sep = torch.where(same, sep, OTHER_CHAIN_BUCKET)
+    sep = separation_bucket(residue_idx.index_select(0, j) - residue_idx.index_select(0, i), same)
     return {"edge_dist": dist, "edge_rot": edge_rot, "edge_dir": edge_dir, "edge_sep": sep}
 
 
@@ -376,7 +416,12 @@ def expand_edge_scalars(data: Data) -> torch.Tensor:
     return expand_edge_geometry(data.edge_dist, data.edge_rot, data.edge_dir, data.edge_sep)
 
 
-def linear_edge_scalars(data: Data, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+def linear_edge_scalars(
+    data: Data,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    edge_sep: torch.Tensor | None = None,
+) -> torch.Tensor:
     """``expand_edge_scalars(data) @ weight.T + bias`` without building the ``(E, EDGE_S_DIM)`` matrix.
 
     The separation one-hot and the same-chain flag (67 of the 223 columns) select one row of a small
@@ -392,6 +437,8 @@ def linear_edge_scalars(data: Data, weight: torch.Tensor, bias: torch.Tensor | N
         A graph of :func:`~protok.graph.build_graph` (or an old-style one that stores ``edge_s``).
     weight : Tensor, shape=(out, EDGE_S_DIM)
     bias : Tensor, shape=(out,), optional
+    edge_sep : Tensor, shape=(E,), optional
+        Separation buckets to use instead of the graph's ``edge_sep`` (another scheme).
 
     Returns
     -------
@@ -421,9 +468,8 @@ def linear_edge_scalars(data: Data, weight: torch.Tensor, bias: torch.Tensor | N
     table = table + same_chain[:, None] * weight[:, -1]
     if bias is not None:
         table = table + bias
-    return torch.addmm(
-        table[data.edge_sep.reshape(e).long()], dense.to(weight.dtype), weight[:, :_N_GEOMETRY].t()
-    )
+    sep = data.edge_sep if edge_sep is None else edge_sep
+    return torch.addmm(table[sep.reshape(e).long()], dense.to(weight.dtype), weight[:, :_N_GEOMETRY].t())
 
 
 def edge_scalars(

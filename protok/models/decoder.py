@@ -37,6 +37,7 @@ __all__ = [
     "DecoderOutput",
     "frames_to_backbone",
     "gram_schmidt",
+    "pair_features",
     "relative_position_buckets",
     "segment_ids",
     "sinusoidal_features",
@@ -88,6 +89,10 @@ class DecoderConfig:
         Range of the inner bin edges (Å).
     max_length : int or None
         Refuse complexes longer than this (:class:`ChainTooLongError`); None = no limit.
+    pair_bias : bool
+        Pair-aware trunk: after the first half of the layers, pair features of the residues (as the
+        distogram head builds them) give every later layer and refinement step an extra attention bias,
+        so the second half attends by predicted contacts, not only by sequence position.
     """
 
     input_dim: int = 128
@@ -105,6 +110,7 @@ class DecoderConfig:
     dist_min: float = 2.3125
     dist_max: float = 21.6875
     max_length: int | None = None
+    pair_bias: bool = False
 
     @property
     def n_rel_buckets(self) -> int:
@@ -288,6 +294,29 @@ class _FrameRefiner(nn.Module):
         return h, rot, trans
 
 
+def pair_features(left: Tensor, rel: Tensor) -> Tensor:
+    """Symmetric pair features ``[a_i * a_j, |a_i - a_j| + rel_ij]`` of per-residue ``left`` (B, L, P) and
+    relative-position embeddings ``rel`` (B, L, L, P), shape (B, L, L, 2P)."""
+    rel = rel + rel.transpose(1, 2)
+    prod = left[:, :, None, :] * left[:, None, :, :]
+    return torch.cat([prod, (left[:, :, None, :] - left[:, None, :, :]).abs() + rel], dim=-1)
+
+
+class _PairBias(nn.Module):
+    """Attention biases (B, n_out, L, L) from pair features of the residues' current states."""
+
+    def __init__(self, d_model: int, pair_dim: int, n_rel_buckets: int, n_out: int) -> None:
+        super().__init__()
+        self.left = nn.Linear(d_model, pair_dim)
+        self.rel = nn.Embedding(n_rel_buckets, pair_dim)
+        self.head = nn.Sequential(nn.Linear(2 * pair_dim, pair_dim), nn.ReLU(), nn.Linear(pair_dim, n_out))
+        nn.init.zeros_(self.head[2].weight)
+        nn.init.zeros_(self.head[2].bias)
+
+    def forward(self, h: Tensor, buckets: Tensor) -> Tensor:
+        return self.head(pair_features(self.left(h), self.rel(buckets))).permute(0, 3, 1, 2)
+
+
 class Decoder(nn.Module):
     """Code vectors -> backbone coordinates. See the module docstring for the design.
 
@@ -319,6 +348,15 @@ class Decoder(nn.Module):
             self.o_head.bias.copy_(torch.tensor(_O_DIR_INIT))
         self.refiners = nn.ModuleList(
             _FrameRefiner(c.d_model, c.n_heads, c.trans_scale) for _ in range(c.n_refine)
+        )
+        #: Layers before the pair bias starts (all of them when there is none).
+        self.n_plain = c.n_layers // 2 if c.pair_bias else c.n_layers
+        self.pair_bias = (
+            _PairBias(
+                c.d_model, c.pair_dim, c.n_rel_buckets, c.n_heads * (c.n_layers - self.n_plain + c.n_refine)
+            )
+            if c.pair_bias
+            else None
         )
         self.pair_left = nn.Linear(c.d_model, c.pair_dim)
         self.pair_rel = nn.Embedding(c.n_rel_buckets, c.pair_dim)
@@ -383,7 +421,11 @@ class Decoder(nn.Module):
         h = self.input_proj(codes)
         if self.pos_proj is not None:
             h = h + self.pos_proj(sinusoidal_features(residue_idx, c.pos_features).to(h.dtype))
+        biases = list(biases)
         for i, block in enumerate(self.blocks):
+            if i == self.n_plain and self.pair_bias is not None:
+                extra = self.pair_bias(h, buckets).to(h.dtype).split(c.n_heads, dim=1)
+                biases[i:] = [b + e for b, e in zip(biases[i:], extra, strict=True)]
             h = block(h, biases[i])
         h = self.norm(h)
         f = self.frame_head(h)
@@ -400,9 +442,4 @@ class Decoder(nn.Module):
         )
 
     def _distogram(self, h: Tensor, buckets: Tensor) -> Tensor:
-        a = self.pair_left(h)
-        prod = a[:, :, None, :] * a[:, None, :, :]
-        rel = self.pair_rel(buckets)
-        rel = rel + rel.transpose(1, 2)
-        feats = torch.cat([prod, (a[:, :, None, :] - a[:, None, :, :]).abs() + rel], dim=-1)
-        return self.pair_head(feats)
+        return self.pair_head(pair_features(self.pair_left(h), self.pair_rel(buckets)))

@@ -62,6 +62,10 @@ class EncoderConfig:
         Dropout in the read-out MLP.
     node_s_dim, edge_s_dim, node_v_dim : int
         Input feature sizes; default to ``protok.graph.NODE_S_DIM`` / ``EDGE_S_DIM`` / ``NODE_V_DIM``.
+    separation : str
+        Bucketing of the sequence separation in the edge features: ``"clip32"`` (±32, the graph's own) or
+        ``"log"`` (exact to ±16, then four buckets per doubling to ±215); see
+        :func:`protok.graph.separation_bucket`.
     """
 
     scalar_channels: int = 32
@@ -76,8 +80,11 @@ class EncoderConfig:
     node_s_dim: int = _NODE_S_DIM
     edge_s_dim: int = _EDGE_S_DIM
     node_v_dim: int = _NODE_V_DIM
+    separation: str = "clip32"
 
     def __post_init__(self) -> None:
+        if self.separation not in ("clip32", "log"):
+            raise ConfigError(f"EncoderConfig: separation must be 'clip32' or 'log', got {self.separation!r}")
         if self.lmax not in (1, 2):
             raise ConfigError(f"EncoderConfig: lmax must be 1 or 2, got {self.lmax}")
         for name in (

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor, nn
 
 from protok.errors import ConfigError
-from protok.graph.features import linear_edge_scalars
+from protok.graph.features import OTHER_CHAIN_BUCKET, linear_edge_scalars, separation_bucket
 from protok.models.encoder_config import EncoderConfig
 
 __all__ = [
@@ -261,8 +261,13 @@ def encoder_inputs(
             f"match the config (node_s_dim={config.node_s_dim}, node_v_dim={config.node_v_dim})",
         )
     lin = cast(nn.Linear, edge_embed[0])
-    edge_emb = edge_embed[1](linear_edge_scalars(data, lin.weight, lin.bias))
     src, dst = data.edge_index[0], data.edge_index[1]
+    edge_sep = None
+    if config.separation != "clip32":
+        ri = data.residue_idx
+        same = data.edge_sep != OTHER_CHAIN_BUCKET
+        edge_sep = separation_bucket(ri[src] - ri[dst], same, config.separation)
+    edge_emb = edge_embed[1](linear_edge_scalars(data, lin.weight, lin.bias, edge_sep=edge_sep))
     edge_vec = data.edge_vec.to(dtype)
     keep = mask[src] & mask[dst]
     if not bool(keep.all()):

@@ -11,6 +11,13 @@
   backbone atom j seen from every residue frame i, predicted vs true, error clamped at ``fape_clamp``
   (10 Å) and divided by 10. Unlike the clamped distance loss it gives every residue a gradient from the
   first step, which speeds up early training a lot.
+* :func:`local_geometry_loss` (optional, ``local_weight``) - the backbone's local geometry between
+  bonded residues: squared errors of (cos, sin) of psi, omega and phi and of the C-N and CA-CA distances.
+* :func:`violation_loss` (optional, ``violation_weight``) - physical validity alone, whatever the target:
+  bonded CA-CA distances outside 3.8 ± 0.2 Å and non-bonded CA-CA closer than 3.6 Å (squared hinge).
+* The distance and FAPE terms can phase in an unclamped share (``unclamped_share`` reached linearly between
+  ``unclamped_start`` and ``unclamped_end``, fractions of training): clamps help early, when most pairs are
+  far off, and stop helping once the fold is roughly right.
 * :func:`aligned_rmsd_loss` (optional, ``aligned_weight``) - backbone RMSD after Kabsch superposition
   (a proper rotation, so a mirror image is penalised), per complex. The optimal superposition is computed
   without gradient; by the envelope theorem the gradient is still exact. Unclamped: every atom gets a
@@ -41,6 +48,9 @@ __all__ = [
     "distogram_loss",
     "fape_loss",
     "frames_from_backbone",
+    "local_geometry_loss",
+    "unclamped_share",
+    "violation_loss",
     "reconstruction_losses",
 ]
 
@@ -71,6 +81,14 @@ class LossConfig:
         Weight of the Kabsch-aligned backbone RMSD term (0 = off).
     inter_chain : bool
         Include pairs between different chains of a complex.
+    local_weight : float
+        Weight of :func:`local_geometry_loss` (0 = off).
+    violation_weight : float
+        Weight of :func:`violation_loss` (0 = off).
+    unclamped_share : float
+        Final share of the unclamped distance and FAPE errors (0 = always clamped).
+    unclamped_start, unclamped_end : float
+        Fractions of training over which that share rises linearly from 0.
     """
 
     distance_weight: float = 1.0
@@ -86,6 +104,25 @@ class LossConfig:
     fape_clamp: float = 10.0
     aligned_weight: float = 1.0
     inter_chain: bool = True
+    local_weight: float = 0.0
+    violation_weight: float = 0.0
+    unclamped_share: float = 0.0
+    unclamped_start: float = 0.3
+    unclamped_end: float = 0.6
+
+
+def unclamped_share(config: LossConfig, progress: float) -> float:
+    """The unclamped share of the distance and FAPE errors at ``progress`` (fraction of training)."""
+    if config.unclamped_share <= 0 or progress <= config.unclamped_start:
+        return 0.0
+    span = max(config.unclamped_end - config.unclamped_start, 1e-9)
+    return config.unclamped_share * min(1.0, (progress - config.unclamped_start) / span)
+
+
+def _soft_clamp(err: Tensor, clamp: float, share: float) -> Tensor:
+    """``(1 - share) * min(err, clamp) + share * err``."""
+    clamped = err.clamp(max=clamp)
+    return clamped if share <= 0 else (1.0 - share) * clamped + share * err
 
 
 def _pair_mask(mask: Tensor, chain_idx: Tensor | None, inter_chain: bool) -> Tensor:
@@ -110,6 +147,7 @@ def backbone_distance_loss(
     *,
     clamp: float = 25.0,
     inter_chain: bool = True,
+    share: float = 0.0,
 ) -> Tensor:
     """Clamped MSE of all pairwise backbone-atom distances.
 
@@ -122,6 +160,8 @@ def backbone_distance_loss(
         Needed when ``inter_chain`` is False.
     clamp : float
     inter_chain : bool
+    share : float
+        Unclamped share of each error (see :func:`unclamped_share`).
 
     Returns
     -------
@@ -136,7 +176,7 @@ def backbone_distance_loss(
     dp = torch.cdist(p, p)
     with torch.no_grad():
         dt = torch.cdist(t, t)
-    err = (dp - dt).pow(2).clamp(max=clamp)
+    err = _soft_clamp((dp - dt).pow(2), clamp, share)
     return _masked_mean(err, pm)
 
 
@@ -315,6 +355,7 @@ def fape_loss(
     clamp: float = 10.0,
     length_scale: float = 10.0,
     inter_chain: bool = True,
+    share: float = 0.0,
 ) -> Tensor:
     """Backbone frame-aligned point error (AlphaFold2), clamped.
 
@@ -329,6 +370,8 @@ def fape_loss(
     chain_idx : Tensor, shape=(B, L), optional
     clamp, length_scale : float
     inter_chain : bool
+    share : float
+        Unclamped share of each error (see :func:`unclamped_share`).
 
     Returns
     -------
@@ -343,12 +386,117 @@ def fape_loss(
         t_local = torch.einsum("bidk,bimd->bimk", t_rot, t_pts)
     p_pts = pred.reshape(b, 1, n * a, 3) - pred_trans[:, :, None, :]
     p_local = torch.einsum("bidk,bimd->bimk", pred_rot, p_pts)
-    err = torch.sqrt((p_local - t_local).pow(2).sum(-1) + 1e-8).clamp(max=clamp) / length_scale
+    err = _soft_clamp(torch.sqrt((p_local - t_local).pow(2).sum(-1) + 1e-8), clamp, share) / length_scale
     m = frame_ok[:, :, None] & atom_mask.reshape(b, 1, n * a)
     if not inter_chain and chain_idx is not None:
         ch_atoms = chain_idx[:, :, None].expand(b, n, a).reshape(b, 1, n * a)
         m = m & (chain_idx[:, :, None] == ch_atoms)
     return _masked_mean(err, m)
+
+
+def _bonded_next(atom_mask: Tensor, chain_idx: Tensor, chain_break: Tensor) -> Tensor:
+    """(B, L) bool: residue i is bonded to i + 1 (same segment, N, CA, C of both present)."""
+    seg = segment_ids(chain_idx, chain_break)
+    full = atom_mask[..., :3].all(-1)
+    ok = torch.zeros_like(full)
+    ok[:, :-1] = (seg[:, 1:] == seg[:, :-1]) & full[:, :-1] & full[:, 1:]
+    return ok
+
+
+def _dihedral_cos_sin(p0: Tensor, p1: Tensor, p2: Tensor, p3: Tensor) -> Tensor:
+    """(cos, sin) of dihedrals ``p0-p1-p2-p3``, shape (..., 2), without atan2 (smooth gradients)."""
+    b1 = p2 - p1
+    b1 = b1 / b1.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+    b0, b2 = p0 - p1, p3 - p2
+    v = b0 - (b0 * b1).sum(-1, keepdim=True) * b1
+    w = b2 - (b2 * b1).sum(-1, keepdim=True) * b1
+    x = (v * w).sum(-1)
+    y = (torch.cross(b1, v, dim=-1) * w).sum(-1)
+    return torch.stack([x, y], -1) / torch.sqrt(x * x + y * y + 1e-8)[..., None]
+
+
+def _local_geometry(x: Tensor) -> tuple[Tensor, Tensor]:
+    """Bonded-pair geometry of a backbone (B, L, 4, 3): dihedrals (B, L-1, 3, 2) and distances (B, L-1, 2)."""
+    n, ca, c = x[..., 0, :], x[..., 1, :], x[..., 2, :]
+    n1, ca1, c1 = n[:, 1:], ca[:, 1:], c[:, 1:]
+    n, ca, c = n[:, :-1], ca[:, :-1], c[:, :-1]
+    angles = torch.stack(
+        [
+            _dihedral_cos_sin(n, ca, c, n1),  # psi_i
+            _dihedral_cos_sin(ca, c, n1, ca1),  # omega
+            _dihedral_cos_sin(c, n1, ca1, c1),  # phi_{i+1}
+        ],
+        dim=-2,
+    )
+    dists = torch.stack([(n1 - c).norm(dim=-1), (ca1 - ca).norm(dim=-1)], dim=-1)
+    return angles, dists
+
+
+def local_geometry_loss(
+    pred: Tensor, target: Tensor, atom_mask: Tensor, chain_idx: Tensor, chain_break: Tensor
+) -> Tensor:
+    """Squared errors of the bonded-pair geometry: (cos, sin) of psi, omega, phi and the C-N and CA-CA
+    distances (Å), mean over bonded pairs.
+
+    Parameters
+    ----------
+    pred, target : Tensor, shape=(B, L, 4, 3)
+    atom_mask : Tensor, shape=(B, L, 4), dtype=bool
+    chain_idx : Tensor, shape=(B, L), dtype=long
+    chain_break : Tensor, shape=(B, L), dtype=bool
+
+    Returns
+    -------
+    Tensor, scalar
+    """
+    if pred.shape[1] < 2:
+        return pred.sum() * 0.0
+    ok = _bonded_next(atom_mask, chain_idx, chain_break)[:, :-1]
+    ang_p, dist_p = _local_geometry(pred)
+    with torch.no_grad():
+        ang_t, dist_t = _local_geometry(target)
+    err = (ang_p - ang_t).pow(2).sum((-1, -2)) + (dist_p - dist_t).pow(2).sum(-1)
+    return _masked_mean(err, ok)
+
+
+def violation_loss(
+    pred: Tensor,
+    atom_mask: Tensor,
+    chain_idx: Tensor,
+    chain_break: Tensor,
+    *,
+    ca_ca: float = 3.8,
+    tolerance: float = 0.2,
+    clash: float = 3.6,
+) -> Tensor:
+    """Physical validity of a predicted backbone alone: bonded CA-CA outside ``ca_ca ± tolerance`` and
+    non-bonded CA-CA pairs closer than ``clash`` (Å), squared hinge; bonded term mean over bonded pairs
+    plus clash term mean over non-bonded pairs.
+
+    Parameters
+    ----------
+    pred : Tensor, shape=(B, L, 4, 3)
+    atom_mask : Tensor, shape=(B, L, 4), dtype=bool
+    chain_idx : Tensor, shape=(B, L), dtype=long
+    chain_break : Tensor, shape=(B, L), dtype=bool
+
+    Returns
+    -------
+    Tensor, scalar
+    """
+    ca = pred[..., 1, :]
+    ok = _bonded_next(atom_mask, chain_idx, chain_break)
+    bonded = (ca[:, 1:] - ca[:, :-1]).norm(dim=-1)
+    bond_err = F.relu((bonded - ca_ca).abs() - tolerance).pow(2)
+    has_ca = atom_mask[..., 1]
+    pm = _pair_mask(has_ca, None, True)
+    near = torch.zeros_like(pm)
+    idx = torch.arange(pm.shape[1] - 1, device=pm.device)
+    near[:, idx, idx + 1] = ok[:, :-1]
+    near[:, idx + 1, idx] = ok[:, :-1]
+    d = torch.cdist(ca, ca)
+    clash_err = F.relu(clash - d).pow(2)
+    return _masked_mean(bond_err, ok[:, :-1]) + _masked_mean(clash_err, pm & ~near)
 
 
 def aligned_rmsd_loss(pred: Tensor, target: Tensor, atom_mask: Tensor) -> Tensor:
@@ -386,6 +534,7 @@ def reconstruction_losses(
     chain_idx: Tensor,
     chain_break: Tensor,
     config: LossConfig,
+    progress: float = 1.0,
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """All reconstruction terms and their weighted sum.
 
@@ -400,20 +549,30 @@ def reconstruction_losses(
     chain_idx : Tensor, shape=(B, L), dtype=long
     chain_break : Tensor, shape=(B, L), dtype=bool
     config : LossConfig
+    progress : float
+        Fraction of training done (phases in the unclamped share).
 
     Returns
     -------
     total : Tensor, scalar
     terms : dict of str to Tensor
-        ``distance``, ``direction`` and (if used) ``distogram`` and ``fape``, unweighted.
+        ``distance``, ``direction`` and (if used) ``aligned_rmsd``, ``fape``, ``distogram``, ``local`` and
+        ``violation``, unweighted.
     """
+    share = unclamped_share(config, progress)
     target = torch.where(
         atom_mask[..., None], target, torch.zeros((), dtype=target.dtype, device=target.device)
     )
     pred = out.coords.to(target.dtype)
     terms: dict[str, Tensor] = {
         "distance": backbone_distance_loss(
-            pred, target, atom_mask, chain_idx, clamp=config.distance_clamp, inter_chain=config.inter_chain
+            pred,
+            target,
+            atom_mask,
+            chain_idx,
+            clamp=config.distance_clamp,
+            inter_chain=config.inter_chain,
+            share=share,
         ),
         "direction": backbone_direction_loss(
             pred,
@@ -439,6 +598,7 @@ def reconstruction_losses(
             chain_idx,
             clamp=config.fape_clamp,
             inter_chain=config.inter_chain,
+            share=share,
         )
         total = total + config.fape_weight * terms["fape"]
     if config.distogram_weight > 0:
@@ -454,4 +614,10 @@ def reconstruction_losses(
             inter_chain=config.inter_chain,
         )
         total = total + config.distogram_weight * terms["distogram"]
+    if config.local_weight > 0:
+        terms["local"] = local_geometry_loss(pred, target, atom_mask, chain_idx, chain_break)
+        total = total + config.local_weight * terms["local"]
+    if config.violation_weight > 0:
+        terms["violation"] = violation_loss(pred, atom_mask, chain_idx, chain_break)
+        total = total + config.violation_weight * terms["violation"]
     return total, terms

@@ -31,10 +31,12 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from protok.errors import ConfigError
 from protok.metrics import backbone_rmsd, ca_rmsd, lddt_ca
+from protok.models.context import ChainContext
 from protok.models.decoder import Decoder, DecoderConfig
 from protok.models.encoder_config import ENCODER_PRESETS, EncoderConfig
 from protok.models.encoder_lite import LiteEncoder
@@ -82,6 +84,11 @@ class ModelConfig:
     latent_norm : bool
         LayerNorm on the (projected) encoder output before quantization (default True; configs saved
         without the field load as False).
+    context_layers : int
+        Transformer layers over each whole complex between the GNN encoder and quantization
+        (:class:`~protok.models.context.ChainContext`; 0 = none, a purely local token).
+    context_heads : int
+        Attention heads of those layers.
     """
 
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
@@ -90,6 +97,8 @@ class ModelConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     name: str = "protok"
     latent_norm: bool = True
+    context_layers: int = 0
+    context_heads: int = 4
 
     def __post_init__(self) -> None:
         if self.decoder.input_dim != self.quantizer.dim:
@@ -112,6 +121,8 @@ class ModelConfig:
             "decoder": asdict(self.decoder),
             "loss": asdict(self.loss),
             "latent_norm": self.latent_norm,
+            "context_layers": self.context_layers,
+            "context_heads": self.context_heads,
         }
 
     @classmethod
@@ -119,7 +130,16 @@ class ModelConfig:
         """Inverse of :meth:`to_dict`; unknown or missing sections raise :class:`ConfigError`."""
         if not isinstance(data, dict):
             raise ConfigError(f"ModelConfig: expected a mapping, got {type(data).__name__}")
-        sections = {"name", "encoder", "quantizer", "decoder", "loss", "latent_norm"}
+        sections = {
+            "name",
+            "encoder",
+            "quantizer",
+            "decoder",
+            "loss",
+            "latent_norm",
+            "context_layers",
+            "context_heads",
+        }
         unknown = sorted(set(data) - sections)
         if unknown:
             raise ConfigError(f"ModelConfig: unknown field(s) {unknown}; known: {sorted(sections)}")
@@ -133,6 +153,8 @@ class ModelConfig:
             loss=_dataclass_from_dict(LossConfig, data.get("loss", {}), "LossConfig"),
             name=str(data.get("name", "protok")),
             latent_norm=bool(data.get("latent_norm", False)),
+            context_layers=int(data.get("context_layers", 0)),
+            context_heads=int(data.get("context_heads", 4)),
         )
 
     @classmethod
@@ -254,6 +276,9 @@ class ProtokModel(nn.Module):
         # it: without it, vanilla VQ's codebook/commitment losses grew to ~200 and usage collapsed to
         # 3 of 512 codes within 180 steps on ProMod3 chains (runs/vq_small, lr 1e-3).
         self.pre_quant: nn.Module = nn.Sequential(proj, nn.LayerNorm(d)) if config.latent_norm else proj
+        self.context: ChainContext | None = None
+        if config.context_layers > 0:
+            self.context = ChainContext(config.encoder.out_dim, config.context_layers, config.context_heads)
         self.quantizer: Quantizer = build_quantizer(config.quantizer)
         self.decoder = Decoder(config.decoder)
         #: What the decoder sees for residues without a code (no frame): index -1.
@@ -265,8 +290,12 @@ class ProtokModel(nn.Module):
 
     # ----------------------------------------------------------------- pieces
     def embed(self, batch: Data) -> Tensor:
-        """Pre-quantization vectors, shape=(N, D)."""
-        return self.pre_quant(self.encoder(batch))
+        """Pre-quantization vectors, shape=(N, D) (unit length with a cosine quantizer)."""
+        h = self.encoder(batch)
+        if self.context is not None:
+            h = self.context(h, batch)
+        z = self.pre_quant(h)
+        return F.normalize(z, dim=-1) if self.config.quantizer.cosine else z
 
     @torch.no_grad()
     def encode(self, batch: Data) -> Tensor:
@@ -366,7 +395,9 @@ class ProtokModel(nn.Module):
         ci, _ = to_dense_batch(batch.chain_idx.long(), bvec)
         cb, _ = to_dense_batch(batch.chain_break.bool(), bvec)
         atom_mask = atom_mask & mask[..., None]
-        recon, terms = reconstruction_losses(out, target, atom_mask, ci, cb, self.config.loss)
+        recon, terms = reconstruction_losses(
+            out, target, atom_mask, ci, cb, self.config.loss, progress=float(progress)
+        )
         loss = recon + self.config.loss.quantizer_weight * q.loss
         losses = dict(terms)
         losses.update({f"q_{k}": v for k, v in q.losses.items()})

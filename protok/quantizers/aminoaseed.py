@@ -37,7 +37,7 @@ class AminoAseedQuantizer(VectorQuantizer):
             self.proj.weight.copy_(torch.eye(self.dim))
             self.proj.bias.zero_()
 
-    def codebook(self) -> Tensor:
+    def _codebook(self) -> Tensor:
         """Effective code vectors ``proj(raw_codebook)``, shape=(K, D)."""
         return self.proj(self.raw_codebook)
 

@@ -56,6 +56,9 @@ class QuantizerConfig:
         Seed of the quantizer's own random streams (init sampling, re-seeding, stochastic replacement).
     fsq_levels : list of int
         FSQ quantization levels per latent dimension.
+    cosine : bool
+        Codebook quantizers: cosine lookup (l2-normalised latents and code vectors), the low-dimensional
+        normalised codes of FoldToken; ignored by ``fsq``.
     """
 
     kind: str = "provq"
@@ -77,6 +80,7 @@ class QuantizerConfig:
     commitment_by_alpha: bool = True
     seed: int = 0
     fsq_levels: list[int] = field(default_factory=lambda: [8, 8, 8])
+    cosine: bool = False
 
     def __post_init__(self) -> None:
         if self.codebook_size < 1:

@@ -51,7 +51,7 @@ class EMAVectorQuantizer(VectorQuantizer):
         self.register_buffer("cluster_size", torch.ones(self.codebook_size))
         self.register_buffer("embed_avg", embed.clone())
 
-    def codebook(self) -> Tensor:
+    def _codebook(self) -> Tensor:
         """The EMA code vectors, shape=(K, D) (a buffer, no gradient)."""
         return self.embed
 

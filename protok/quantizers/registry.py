@@ -74,6 +74,7 @@ def _vq_kwargs(c: QuantizerConfig) -> dict:
         dead_code_steps=c.dead_code_steps,
         reseed_noise=c.reseed_noise,
         seed=c.seed,
+        cosine=c.cosine,
     )
 
 

@@ -4,7 +4,7 @@ Nearest code by squared L2; straight-through estimator; loss ``codebook_weight *
 commitment_weight * |z - sg(q)|^2`` (defaults 1.0 and 0.25, StructTokenBench's recipe).
 
 :class:`VectorQuantizer` also holds the machinery shared by the EMA and AminoAseed variants, which
-override four hooks: ``_make_codebook``, ``codebook``, ``_assign_codes`` and ``_after_assign``.
+override four hooks: ``_make_codebook``, ``_codebook``, ``_assign_codes`` and ``_after_assign``.
 
 Straight-through value. In training the output for a valid row is ``sg(q) + (z - sg(z))``: its value is
 *exactly* ``q`` (``z - sg(z)`` is exactly 0) and its gradient w.r.t. ``z`` is the identity. (The common
@@ -55,6 +55,10 @@ class VectorQuantizer(Quantizer):
         Noise of re-seeded codes, in batch standard deviations.
     seed : int
         Seed of the init / re-seed random stream (used on rank 0 only; results are broadcast).
+    cosine : bool
+        Cosine lookup: the effective code vectors are l2-normalised (:meth:`codebook`), so for unit-norm
+        inputs (the model normalises its latents when this is set) the nearest code is the most similar
+        direction and every code lies on the unit sphere.
 
     Examples
     --------
@@ -80,8 +84,10 @@ class VectorQuantizer(Quantizer):
         dead_code_steps: int = 200,
         reseed_noise: float = 0.01,
         seed: int = 0,
+        cosine: bool = False,
     ) -> None:
         super().__init__()
+        self.cosine = cosine
         self.codebook_size = codebook_size
         self.dim = dim
         self.commitment_weight = commitment_weight
@@ -99,9 +105,14 @@ class VectorQuantizer(Quantizer):
     def _make_codebook(self) -> None:
         self.weight = nn.Parameter(torch.randn(self.codebook_size, self.dim, generator=self._generator))
 
-    def codebook(self) -> Tensor:
-        """The learned code vectors, shape=(K, D)."""
+    def _codebook(self) -> Tensor:
+        """The code vectors before the cosine normalisation, shape=(K, D)."""
         return self.weight
+
+    def codebook(self) -> Tensor:
+        """The effective code vectors, shape=(K, D) (l2-normalised when ``cosine``)."""
+        cb = self._codebook()
+        return F.normalize(cb, dim=-1) if self.cosine else cb
 
     @torch.no_grad()
     def _assign_codes(self, idx: Tensor | None, vectors: Tensor) -> None:
