@@ -17,21 +17,21 @@ from protok.graph.features import (
     NODE_S_DIM,
     NODE_V_DIM,
     OTHER_CHAIN_BUCKET,
-    SEPARATION_SCHEMES,
     RBF_ATOM_PAIRS,
     RBF_COUNT,
     RBF_MAX,
+    SEPARATION_SCHEMES,
     UNKNOWN_AA,
     backbone_dihedrals,
     dihedral,
     edge_geometry,
-    separation_bucket,
     edge_scalars,
     encode_sequence,
     expand_edge_geometry,
     expand_edge_scalars,
     linear_edge_scalars,
     rbf,
+    separation_bucket,
 )
 from protok.graph.frames import CB_COEFFS, backbone_frames, normalize, virtual_cb
 from protok.graph.knn import DEFAULT_CHUNK_SIZE, knn_graph
