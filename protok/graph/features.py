@@ -20,7 +20,7 @@ same chain     1      1.0 if i and j are in the same chain
 ``r`` is the position within the chain (``residue_idx``). Two bucketings of the separation exist
 (:data:`SEPARATION_SCHEMES`, chosen by the encoder's config): ``"clip32"``, ``clip(r_j - r_i, -32, 32)``
 (what graphs store in ``edge_sep``), and ``"log"``, exact to ±16 and then four buckets per doubling, the last
-open from ±215 (:func:`separation_bucket`), so that a residue can tell which distant part of its chain it
+open from ±216 (:func:`separation_bucket`), so that a residue can tell which distant part of its chain it
 touches. Orientation and direction components along the
 local z axis change sign under a mirror reflection.
 
@@ -256,7 +256,7 @@ def separation_bucket(sep: torch.Tensor, same_chain: torch.Tensor, scheme: str =
     scheme : str
         ``"clip32"``: ``clip(sep, -32, 32) + 32``. ``"log"``: ``sep + 32`` for ``|sep| <= 16``; beyond,
         ``32 ± (16 + b + 1)`` with ``b = min(floor(4 log2(|sep| / 16)), 15)`` (same 65 buckets, the outermost
-        open from ``|sep| >= 215``).
+        open from ``|sep| >= 216``).
 
     Returns
     -------

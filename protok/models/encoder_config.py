@@ -64,7 +64,7 @@ class EncoderConfig:
         Input feature sizes; default to ``protok.graph.NODE_S_DIM`` / ``EDGE_S_DIM`` / ``NODE_V_DIM``.
     separation : str
         Bucketing of the sequence separation in the edge features: ``"clip32"`` (±32, the graph's own) or
-        ``"log"`` (exact to ±16, then four buckets per doubling to ±215); see
+        ``"log"`` (exact to ±16, then four buckets per doubling, the last from ±216); see
         :func:`protok.graph.separation_bucket`.
     """
 

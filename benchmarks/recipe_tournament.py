@@ -1,0 +1,482 @@
+"""Recipe tournament: train every variant of ``configs/tournament/`` for the same CPU budget, score all alike.
+
+Budget. The unit is the CPU time of ``--budget-steps`` (default 3,000) steps of ``baseline.toml`` (the v1
+recipe) on one thread. Each variant's steps are set so that it spends the same: a calibration runs 40
+steps of the variant beside 40 steps of the baseline (one thread each, at the same time, so both see the
+same machine) and takes the ratio of their CPU seconds per step (steps 20-40: after the codebook init).
+``run.total_steps`` of the variant is ``budget_steps * baseline_cpu_per_step / variant_cpu_per_step``.
+Training runs ``--lanes`` at a time (default 2), one thread each; every run writes ``cpu_s`` (the CPU time
+of its training steps) into its metrics, and the table reports it next to the steps.
+
+Scoring (the same held-out set for every variant: the validation split of the configs' shared
+``data.split_seed``, superfamilies and sequence groups never trained on):
+
+* reconstruction of the first ``--n-whole`` held-out chains by id, whole, and of the central 128 residues of
+  those at least that long (tokenized alone): median CA-RMSD after superposition, TM-score, lDDT-CA, and
+  the share of bonded CA-CA distances of the decoded chain within 3.8 ± 0.2 Å. Variants whose quantizer
+  never hardens (``anneal_start = 1``: continuous ceilings) decode their continuous latents instead;
+* codebook use and perplexity of the tokens of those chains;
+* local structure: macro-F1 of a linear probe on token ids (window ±2) for DSSP 3-state (H G I / E B /
+  rest), trained on the first ``--n-probe-train`` training chains by id and scored on the first
+  ``--n-probe-test`` held-out chains; Foldseek 3Di and the random-codebook control scored the same way;
+* robustness: the share of tokens that change under 0.1 Å Gaussian noise on every atom, 3Di beside it.
+
+Outputs under ``--out`` (default ``benchmarks/results/tournament``): ``results.csv`` (one row per variant),
+``curves.png`` (validation CA-RMSD and TM-score against CPU hours), ``plan.json`` (calibration and steps),
+``commands.md`` (the command of every run) and ``eval/NAME.json``.
+
+    python benchmarks/recipe_tournament.py --variants baseline,logsep,context --runs-dir runs/tournament
+    python benchmarks/recipe_tournament.py --report-only          # table and curves from what is there
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+CONFIGS = REPO / "configs" / "tournament"
+CALIBRATION_STEPS = 40
+CROP = 128
+
+
+# --------------------------------------------------------------------------------------------- training
+@dataclass
+class Job:
+    name: str
+    command: list[str]
+    log: Path
+
+
+def _train_command(config: Path, out_dir: str, sets: list[str]) -> list[str]:
+    cmd = [sys.executable, "-m", "protok.training", str(config.relative_to(REPO))]
+    for s in [*sets, f"run.out_dir={out_dir}"]:
+        cmd += ["--set", s]
+    return cmd
+
+
+def _run_jobs(jobs: list[Job], lanes: int) -> dict[str, int]:
+    """Run ``jobs`` ``lanes`` at a time (one thread each); return exit codes by name."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONPATH=str(REPO))
+    pending, running, codes = list(jobs), {}, {}
+    while pending or running:
+        while pending and len(running) < lanes:
+            job = pending.pop(0)
+            job.log.parent.mkdir(parents=True, exist_ok=True)
+            with open(job.log, "ab") as log:
+                running[job.name] = subprocess.Popen(job.command, cwd=REPO, env=env, stdout=log, stderr=log)
+            print(f"started {job.name}: {' '.join(job.command[1:])}", flush=True)
+        for name, proc in list(running.items()):
+            if proc.poll() is not None:
+                codes[name] = proc.returncode
+                del running[name]
+                print(f"finished {name} (exit {proc.returncode})", flush=True)
+        time.sleep(2)
+    return codes
+
+
+def _metrics(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / "metrics.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _cpu_per_step(run_dir: Path) -> float:
+    rows = {r["step"]: r for r in _metrics(run_dir) if r.get("split") == "train" and "cpu_s" in r}
+    a, b = rows[CALIBRATION_STEPS // 2], rows[CALIBRATION_STEPS]
+    return (b["cpu_s"] - a["cpu_s"]) / (b["step"] - a["step"])
+
+
+def calibrate(variants: list[str], runs_dir: Path, budget_steps: int, lanes: int) -> dict[str, Any]:
+    """Steps of each variant for the baseline's CPU budget (see the module docstring)."""
+    probe = ["run.total_steps=3000", f"run.stop_at={CALIBRATION_STEPS}", "run.log_every=10"]
+    plan: dict[str, Any] = {}
+    for name in variants:
+        if name == "baseline":
+            plan[name] = {"steps": budget_steps, "cpu_ratio": 1.0}
+            continue
+        root = runs_dir / "_calibration" / name
+        jobs = [
+            Job(
+                f"{name}:{who}",
+                _train_command(CONFIGS / f"{who}.toml", str(root / who), probe),
+                root / f"{who}.log",
+            )
+            for who in ("baseline", name)
+        ]
+        codes = _run_jobs(jobs, lanes)
+        if any(codes.values()):
+            raise SystemExit(f"calibration of {name} failed: {codes} (logs under {root})")
+        ratio = _cpu_per_step(root / name) / _cpu_per_step(root / "baseline")
+        plan[name] = {"steps": int(round(budget_steps / ratio)), "cpu_ratio": round(ratio, 3)}
+        print(f"{name}: {ratio:.3f}x the baseline's CPU per step -> {plan[name]['steps']} steps", flush=True)
+    return plan
+
+
+def train_all(plan: dict[str, Any], runs_dir: Path, lanes: int) -> list[dict[str, str]]:
+    """Train (or resume) every planned variant; return the command of each run."""
+    jobs, commands = [], []
+    for name, p in plan.items():
+        run_dir = runs_dir / name
+        sets = [f"run.total_steps={p['steps']}"]
+        cmd = _train_command(CONFIGS / f"{name}.toml", str(run_dir), sets)
+        commands.append({"variant": name, "command": "OMP_NUM_THREADS=1 python " + " ".join(cmd[1:])})
+        if _finished(run_dir, p["steps"]):
+            continue
+        if (run_dir / "checkpoints" / "latest.json").exists():
+            cmd = [*cmd, "--resume"]
+        jobs.append(Job(name, cmd, runs_dir / f"{name}.log"))
+    codes = _run_jobs(jobs, lanes)
+    failed = {k: v for k, v in codes.items() if v}
+    if failed:
+        print(f"runs failed: {failed}", flush=True)
+    return commands
+
+
+def _finished(run_dir: Path, steps: int) -> bool:
+    return any(r.get("step") == steps and r.get("split") == "val" for r in _metrics(run_dir))
+
+
+# --------------------------------------------------------------------------------------------- scoring
+DSSP3 = {ord(c): 0 for c in "HGI"} | {ord(c): 1 for c in "EB"}
+
+
+def ss3_labels(dssp: np.ndarray) -> np.ndarray:
+    """DSSP 8-state codes (ASCII) -> 0 helix, 1 strand, 2 other."""
+    return np.array([DSSP3.get(int(c), 2) for c in dssp], dtype=np.int64)
+
+
+def probe_f1(
+    train: list[tuple[np.ndarray, np.ndarray]], test: list[tuple[np.ndarray, np.ndarray]], k: int
+) -> float:
+    """Macro-F1 on ``test`` of a linear softmax probe on token ids in a ±2 window, fitted on ``train``.
+
+    Each item is ``(tokens (L,), labels (L,))``; tokens outside ``0..k-1`` and the window's overhang share
+    one padding id. The probe is ``sum_o W_o[token_{i+o}] + b`` (a linear model on the one-hot window),
+    fitted by full-batch Adam on the cross-entropy.
+    """
+    import torch
+
+    from protok.bench.metrics import macro_f1
+
+    def windows(items: list[tuple[np.ndarray, np.ndarray]]) -> tuple[torch.Tensor, torch.Tensor]:
+        xs, ys = [], []
+        for tok, lab in items:
+            t = np.where((tok >= 0) & (tok < k), tok, k)
+            pad = np.concatenate([[k, k], t, [k, k]])
+            xs.append(np.stack([pad[o : o + len(t)] for o in range(5)], axis=1))
+            ys.append(lab)
+        return torch.from_numpy(np.concatenate(xs)), torch.from_numpy(np.concatenate(ys))
+
+    x, y = windows(train)
+    xt, yt = windows(test)
+    offsets = torch.arange(5) * (k + 1)
+    emb = torch.nn.EmbeddingBag(5 * (k + 1), 3, mode="sum")
+    torch.nn.init.zeros_(emb.weight)
+    bias = torch.nn.Parameter(torch.zeros(3))
+    opt = torch.optim.Adam([emb.weight, bias], lr=0.1)
+    for _ in range(300):
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(emb(x + offsets) + bias, y)
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        pred = (emb(xt + offsets) + bias).argmax(1)
+    return float(macro_f1(yt.numpy(), pred.numpy(), 3))
+
+
+def _superposed_metrics(pred: np.ndarray, ref: np.ndarray, bonded: np.ndarray) -> dict[str, float]:
+    from protok.metrics import ca_rmsd, lddt_ca, tm_score
+
+    ca = pred[:, 1]
+    d = np.linalg.norm(ca[1:] - ca[:-1], axis=1)[bonded[1:]]
+    return {
+        "rmsd": float(ca_rmsd(pred, ref)),
+        "tm": float(tm_score(pred[:, 1], ref[:, 1])),
+        "lddt": float(lddt_ca(pred[:, 1], ref[:, 1])),
+        "caca_ok": float(np.mean(np.abs(d - 3.8) <= 0.2)) if len(d) else float("nan"),
+    }
+
+
+class Scorer:
+    """Held-out chains, labels and the baselines' tokens, computed once for every variant."""
+
+    def __init__(self, n_whole: int, n_probe_train: int, n_probe_test: int, noise: float = 0.1) -> None:
+        from protok.bench.adapters import RandomCodebookAdapter, ThreeDiAdapter
+        from protok.training import load_config
+        from protok.training.data import load_training_data
+
+        cfg = load_config(CONFIGS / "baseline.toml")
+        data = load_training_data(cfg.data)
+        store = data.store
+        val = sorted(data.val.tolist(), key=lambda i: store.ids[i])
+        train = sorted(data.train.tolist(), key=lambda i: store.ids[i])
+        self.whole = [store.get(i) for i in val[:n_whole]]
+        self.crops = [
+            c.slice((len(c) - CROP) // 2, (len(c) - CROP) // 2 + CROP) for c in self.whole if len(c) >= CROP
+        ]
+        rng = np.random.default_rng(0)
+        self.noisy = [
+            c.with_coords(c.coords + rng.normal(0.0, noise, c.coords.shape).astype(np.float32))
+            for c in self.whole
+        ]
+        npz = np.load(cfg.data.promod3)
+        starts = np.concatenate([[0], np.cumsum(npz["length"])[:-1]])
+        where = {
+            cid.decode(): (int(s), int(n)) for cid, s, n in zip(npz["id"], starts, npz["length"], strict=True)
+        }
+
+        def labelled(indices: list[int]) -> tuple[list[Any], list[np.ndarray]]:
+            chains, labels = [], []
+            for i in indices:
+                s, n = where[store.ids[i]]
+                chains.append(store.get(i))
+                labels.append(ss3_labels(npz["dssp"][s : s + n]))
+            return chains, labels
+
+        self.probe_train, self.train_labels = labelled(train[:n_probe_train])
+        self.probe_test, self.test_labels = labelled(val[:n_probe_test])
+        self.baselines: dict[str, dict[str, float]] = {}
+        for name, adapter in (("3di", ThreeDiAdapter()), ("random", RandomCodebookAdapter())):
+
+            def encode(chains: list[Any], a: Any = adapter) -> list[np.ndarray]:
+                return [a.encode(_Item(c)) for c in chains]
+
+            self.baselines[name] = {
+                "ss3_f1": self.probe(encode, adapter.codebook_size),
+                "noise_flip": _flip_share(encode(self.whole), encode(self.noisy)),
+            }
+        self.meta = {
+            "held_out_whole": len(self.whole),
+            "held_out_crops": len(self.crops),
+            "probe_train_chains": len(self.probe_train),
+            "probe_test_chains": len(self.probe_test),
+            "noise_sigma": noise,
+        }
+
+    def probe(self, encode: Any, k: int) -> float:
+        """SS3 macro-F1 of the window probe on the tokens ``encode(chains)`` gives (vocabulary ``k``)."""
+        train = list(zip(encode(self.probe_train), self.train_labels, strict=True))
+        test = list(zip(encode(self.probe_test), self.test_labels, strict=True))
+        return probe_f1(train, test, k)
+
+    def score(self, run_dir: Path) -> dict[str, Any]:
+        """Every tournament metric of the latest checkpoint under ``run_dir``."""
+        import protok
+
+        tok = protok.load(str(run_dir))
+        qcfg = tok.model.config.quantizer
+        continuous = qcfg.kind == "provq" and qcfg.anneal_start >= 1.0
+        k = tok.model.codebook_size
+
+        def tokens(chains: list[Any]) -> list[np.ndarray]:
+            return [r.tokens.astype(np.int64) for (r,) in tok.encode_batch(chains)]
+
+        def decoded(chains: list[Any]) -> list[np.ndarray]:
+            if continuous:
+                return [_decode_latents(tok.model, tok.embed(c)[0], c) for c in chains]
+            return [tok.decode_coords(t, c.chain_breaks) for t, c in zip(tokens(chains), chains, strict=True)]
+
+        def recon(chains: list[Any]) -> dict[str, float]:
+            rows = []
+            for c, pred in zip(chains, decoded(chains), strict=True):
+                ok = c.atom_mask.all(axis=1) & np.isfinite(pred).all(axis=(1, 2))
+                bonded = ~np.asarray(c.chain_breaks, dtype=bool)
+                bonded[0] = False
+                bonded &= ok & np.roll(ok, 1)
+                ref = c.coords[ok].astype(np.float64)
+                rows.append(_superposed_metrics(pred[ok].astype(np.float64), ref, bonded[ok]))
+            med = {m: float(np.nanmedian([r[m] for r in rows])) for m in ("rmsd", "tm", "lddt")}
+            return med | {"caca_ok": float(np.nanmean([r["caca_ok"] for r in rows]))}
+
+        t0 = time.process_time()
+        whole_tokens = tokens(self.whole)
+        flat = np.concatenate(whole_tokens)
+        counts = np.bincount(flat[(flat >= 0) & (flat < k)], minlength=k)[:k]
+        p = counts[counts > 0] / counts.sum()
+        row: dict[str, Any] = {
+            "continuous_decode": continuous,
+            "whole": recon(self.whole),
+            "crop128": recon(self.crops),
+            "usage": float((counts > 0).mean()),
+            "perplexity": float(math.exp(-(p * np.log(p)).sum())),
+            "ss3_f1": self.probe(tokens, k),
+            "noise_flip": _flip_share(whole_tokens, tokens(self.noisy)),
+        }
+        row["eval_cpu_s"] = round(time.process_time() - t0, 1)
+        return row
+
+
+def _decode_latents(model: Any, z: np.ndarray, chain: Any) -> np.ndarray:
+    """Backbone decoded from continuous pre-quantization vectors (continuous-ceiling variants)."""
+    import torch
+
+    n = len(chain)
+    with torch.no_grad():
+        xyz = model.decode(
+            torch.from_numpy(np.asarray(z, dtype=np.float32)),
+            torch.arange(n),
+            torch.zeros(n, dtype=torch.long),
+            torch.from_numpy(np.asarray(chain.chain_breaks, dtype=bool)),
+        )
+    return xyz.numpy()
+
+
+@dataclass
+class _Item:
+    chain: Any
+
+
+def _flip_share(a: list[np.ndarray], b: list[np.ndarray]) -> float:
+    x, y = np.concatenate(a), np.concatenate(b)
+    ok = (x >= 0) & (y >= 0)
+    return float(np.mean(x[ok] != y[ok]))
+
+
+# --------------------------------------------------------------------------------------------- report
+COLUMNS = [
+    "variant", "steps", "cpu_h", "steps_per_cpu_h", "continuous_decode",
+    "whole_rmsd", "whole_tm", "whole_lddt", "whole_caca_ok",
+    "crop_rmsd", "crop_tm", "crop_lddt", "crop_caca_ok",
+    "usage", "perplexity", "ss3_f1", "ss3_f1_3di", "ss3_f1_random", "noise_flip", "noise_flip_3di",
+]  # fmt: skip
+
+
+def _row(
+    name: str, ev: dict[str, Any], metrics: list[dict[str, Any]], base: dict[str, Any]
+) -> dict[str, Any]:
+    train = [r for r in metrics if r.get("split") == "train" and "cpu_s" in r]
+    last = train[-1] if train else {}
+    cpu_h = last.get("cpu_s", float("nan")) / 3600
+    return {
+        "variant": name,
+        "steps": last.get("step"),
+        "cpu_h": round(cpu_h, 3),
+        "steps_per_cpu_h": round(last.get("step", 0) / cpu_h) if cpu_h else None,
+        "continuous_decode": ev["continuous_decode"],
+        **{f"whole_{m}": round(ev["whole"][m], 3) for m in ("rmsd", "tm", "lddt", "caca_ok")},
+        **{f"crop_{m}": round(ev["crop128"][m], 3) for m in ("rmsd", "tm", "lddt", "caca_ok")},
+        "usage": round(ev["usage"], 3),
+        "perplexity": round(ev["perplexity"], 1),
+        "ss3_f1": round(ev["ss3_f1"], 3),
+        "ss3_f1_3di": round(base["3di"]["ss3_f1"], 3),
+        "ss3_f1_random": round(base["random"]["ss3_f1"], 3),
+        "noise_flip": round(ev["noise_flip"], 3),
+        "noise_flip_3di": round(base["3di"]["noise_flip"], 3),
+    }
+
+
+def plot_curves(runs: dict[str, list[dict[str, Any]]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for name, metrics in sorted(runs.items()):
+        cpu = {r["step"]: r["cpu_s"] for r in metrics if r.get("split") == "train" and "cpu_s" in r}
+        val = [r for r in metrics if r.get("split") == "val" and r["step"] in cpu]
+        if not val:
+            continue
+        x = [cpu[r["step"]] / 3600 for r in val]
+        axes[0].plot(x, [r["val/rmsd_median"] for r in val], marker="o", ms=3, label=name)
+        axes[1].plot(x, [r["val/tm_median"] for r in val], marker="o", ms=3, label=name)
+    axes[0].set_ylabel("validation median CA-RMSD (Å)")
+    axes[1].set_ylabel("validation median TM-score")
+    for ax in axes:
+        ax.set_xlabel("CPU hours (training steps, one thread)")
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=8)
+    fig.suptitle("Recipe tournament: 64 held-out chains (first 256 residues), during training")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def report(
+    out: Path, runs_dir: Path, plan: dict[str, Any], commands: list[dict[str, str]], scorer_meta: dict
+) -> None:
+    base = json.loads((out / "baselines.json").read_text())["baselines"]
+    rows, curves = [], {}
+    for name in plan:
+        metrics = _metrics(runs_dir / name)
+        if metrics:
+            curves[name] = metrics
+        ev_path = out / "eval" / f"{name}.json"
+        if ev_path.exists():
+            rows.append(_row(name, json.loads(ev_path.read_text()), metrics, base))
+    with open(out / "results.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS)
+        w.writeheader()
+        w.writerows(rows)
+    plot_curves(curves, out / "curves.png")
+    lines = ["# Recipe tournament: the command of every run", ""]
+    lines += [f"- `{c['variant']}`: `{c['command']}`" for c in commands]
+    (out / "commands.md").write_text("\n".join(lines) + "\n")
+    print((out / "results.csv").read_text())
+
+
+# --------------------------------------------------------------------------------------------- main
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--variants", default=None, help="comma-separated names (default: every config)")
+    ap.add_argument("--runs-dir", default="runs/tournament", help="training runs (relative to the repo)")
+    ap.add_argument("--out", default="benchmarks/results/tournament")
+    ap.add_argument("--budget-steps", type=int, default=3000, help="budget in baseline steps")
+    ap.add_argument("--lanes", type=int, default=2, help="runs at a time (one thread each)")
+    ap.add_argument("--n-whole", type=int, default=128)
+    ap.add_argument("--n-probe-train", type=int, default=1000)
+    ap.add_argument("--n-probe-test", type=int, default=256)
+    ap.add_argument("--skip-train", action="store_true", help="only score finished runs and report")
+    ap.add_argument("--report-only", action="store_true", help="only rebuild the table and curves")
+    args = ap.parse_args()
+
+    import torch
+
+    torch.set_num_threads(1)
+    out = REPO / args.out
+    (out / "eval").mkdir(parents=True, exist_ok=True)
+    runs_dir = Path(args.runs_dir)
+    runs_dir = runs_dir if runs_dir.is_absolute() else REPO / runs_dir
+    names = args.variants.split(",") if args.variants else sorted(p.stem for p in CONFIGS.glob("*.toml"))
+    plan_path = out / "plan.json"
+    saved = json.loads(plan_path.read_text()) if plan_path.exists() else {"plan": {}, "commands": []}
+    plan, commands = saved["plan"], {c["variant"]: c for c in saved["commands"]}
+    if not (args.skip_train or args.report_only):
+        todo = [n for n in names if n not in plan]
+        plan.update(calibrate(todo, runs_dir, args.budget_steps, args.lanes))
+        saved["plan"] = plan
+        plan_path.write_text(json.dumps(saved, indent=1) + "\n")
+        for c in train_all({n: plan[n] for n in names}, runs_dir, args.lanes):
+            commands[c["variant"]] = c
+    saved["commands"] = [commands[n] for n in plan if n in commands]
+    plan_path.write_text(json.dumps(saved, indent=1) + "\n")
+    if not args.report_only:
+        scorer = Scorer(args.n_whole, args.n_probe_train, args.n_probe_test)
+        (out / "baselines.json").write_text(
+            json.dumps({"baselines": scorer.baselines, **scorer.meta}, indent=1) + "\n"
+        )
+        for name in names:
+            run_dir = runs_dir / name
+            if name not in plan or not _finished(run_dir, plan[name]["steps"]):
+                print(f"{name}: not finished, not scored", flush=True)
+                continue
+            print(f"scoring {name}", flush=True)
+            ev = scorer.score(run_dir)
+            (out / "eval" / f"{name}.json").write_text(json.dumps(ev, indent=1) + "\n")
+    report(out, runs_dir, plan, saved["commands"], {})
+
+
+if __name__ == "__main__":
+    main()
