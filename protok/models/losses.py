@@ -556,8 +556,8 @@ def reconstruction_losses(
     -------
     total : Tensor, scalar
     terms : dict of str to Tensor
-        ``distance``, ``direction`` and (if used) ``aligned_rmsd``, ``fape``, ``distogram``, ``local`` and
-        ``violation``, unweighted.
+        ``distance`` and (if their weights are > 0) ``direction``, ``aligned_rmsd``, ``fape``,
+        ``distogram``, ``local`` and ``violation``, unweighted.
     """
     share = unclamped_share(config, progress)
     target = torch.where(
@@ -574,7 +574,10 @@ def reconstruction_losses(
             inter_chain=config.inter_chain,
             share=share,
         ),
-        "direction": backbone_direction_loss(
+    }
+    total = config.distance_weight * terms["distance"]
+    if config.direction_weight > 0:  # (6L)^2 vector pairs: skipped, not computed at weight 0
+        terms["direction"] = backbone_direction_loss(
             pred,
             target,
             atom_mask,
@@ -582,9 +585,8 @@ def reconstruction_losses(
             chain_break,
             clamp=config.direction_clamp,
             inter_chain=config.inter_chain,
-        ),
-    }
-    total = config.distance_weight * terms["distance"] + config.direction_weight * terms["direction"]
+        )
+        total = total + config.direction_weight * terms["direction"]
     if config.aligned_weight > 0:
         terms["aligned_rmsd"] = aligned_rmsd_loss(pred, target, atom_mask)
         total = total + config.aligned_weight * terms["aligned_rmsd"]

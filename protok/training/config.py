@@ -82,6 +82,12 @@ class DataConfig:
         (graph features); the decoder's targets stay the clean coordinates. Teaches the tokens to be stable
         under coordinate error (the benchmark's weakest point of the v0 models: a third of the tokens change
         under 0.1 Å noise). Drawn per (chain, epoch) from the crop's seed, so resume stays exact. 0 = off.
+    crop_schedule : list of [float, int, int]
+        Crop-length curriculum: ``[start, crop_length, batch_size]`` phases, ``start`` the fraction of
+        training where a phase begins (the first at 0.0, increasing). Within a phase every training crop
+        has that length and every step that many chains (e.g. ``[[0.0, 128, 8], [0.5, 256, 4],
+        [0.8, 384, 3]]``: longer contexts later, about the same residues per step). Empty (default): one
+        phase of ``crop_length`` and ``batch_size``.
     """
 
     promod3: str | None = None
@@ -98,6 +104,7 @@ class DataConfig:
     num_workers: int = 0
     knn: int = 0
     coord_noise: float = 0.0
+    crop_schedule: list[list[float]] = field(default_factory=list)
 
 
 @dataclass
@@ -238,6 +245,11 @@ class TrainConfig:
             (self.run.val_every >= 0, "run.val_every must be >= 0"),
             (self.run.stop_at >= 0, "run.stop_at must be >= 0"),
             (
+                _valid_schedule(self.data.crop_schedule),
+                "data.crop_schedule must be [start, crop, batch] "
+                "phases, the first starting at 0.0, starts increasing, crops and batches >= 1",
+            ),
+            (
                 self.data.promod3 is not None or len(self.data.structures) > 0,
                 "no data: set data.promod3 and/or data.structures",
             ),
@@ -245,6 +257,17 @@ class TrainConfig:
         for ok, msg in checks:
             if not ok:
                 raise ConfigError(f"{source}: {msg}")
+
+
+def _valid_schedule(schedule: list[list[float]]) -> bool:
+    if not schedule:
+        return True
+    try:
+        starts = [float(p[0]) for p in schedule]
+        ok = all(len(p) == 3 and int(p[1]) >= 1 and int(p[2]) >= 1 for p in schedule)
+    except (TypeError, ValueError, IndexError):
+        return False
+    return ok and starts[0] == 0.0 and all(a < b < 1.0 for a, b in zip(starts, starts[1:], strict=False))
 
 
 # ---------------------------------------------------------------------------------------------- parsing

@@ -13,6 +13,9 @@
   ``perm_e[p mod n]`` of epoch ``e = p // n``, where ``perm_e`` is a seeded permutation of the training
   chains. Step ``s`` on rank ``r`` of ``w`` ranks with ``b`` chains each takes positions
   ``s*w*b + r*b ... + b - 1``. Resuming at step ``s`` therefore needs nothing but ``s``.
+* **Crop curriculum** (``crop_schedule``). Phases of ``(crop length, chains per step)`` by fraction of
+  training; positions keep counting across phases (a step of phase ``p`` takes ``w * b_p`` positions), so
+  the stream is still a pure function of the step.
 """
 
 from __future__ import annotations
@@ -298,14 +301,16 @@ class CropDataset(Dataset):
     def __len__(self) -> int:
         return len(self.store)
 
-    def __getitem__(self, key: tuple[int, int]) -> Data:
+    def __getitem__(self, key: tuple[int, ...]) -> Data:
+        """Graph of ``(chain, epoch)``, or ``(chain, epoch, crop_length)`` to override the crop length."""
         from protok.graph import build_graph
 
-        chain_i, epoch = key
+        chain_i, epoch = key[0], key[1]
+        crop_length = key[2] if len(key) > 2 else self.crop_length
         chain = self.store.get(chain_i)
         rng = np.random.default_rng([self.seed, epoch, chain_i]) if self.random_crop else None
-        if self.crop_length > 0:
-            start, stop = crop_window(len(chain), self.crop_length, rng)
+        if crop_length > 0:
+            start, stop = crop_window(len(chain), crop_length, rng)
             if (start, stop) != (0, len(chain)):
                 chain = chain.slice(start, stop)
         if self.coord_noise > 0 and rng is not None:
@@ -324,8 +329,33 @@ def collate_graphs(items: list[Data]) -> Batch:
     return Batch.from_data_list(items)
 
 
-class StepBatchSampler(Sampler[list[tuple[int, int]]]):
-    """Yields, for steps ``start_step .. total_steps - 1``, this rank's ``(chain, epoch)`` keys.
+@dataclass(frozen=True)
+class CropPhase:
+    """Steps ``[start_step, stop_step)`` take ``batch_size`` chains per rank, cropped to ``crop_length``
+    (None: the dataset's own ``crop_length``)."""
+
+    start_step: int
+    stop_step: int
+    crop_length: int | None
+    batch_size: int
+
+
+def crop_phases(cfg: DataConfig, total_steps: int) -> list[CropPhase]:
+    """The crop curriculum of ``cfg`` over ``total_steps`` (one phase when ``crop_schedule`` is empty)."""
+    if not cfg.crop_schedule:
+        return [CropPhase(0, total_steps, None, cfg.batch_size)]
+    schedule = cfg.crop_schedule
+    starts = [int(round(float(p[0]) * total_steps)) for p in schedule] + [total_steps]
+    return [
+        CropPhase(starts[i], starts[i + 1], int(p[1]), int(p[2]))
+        for i, p in enumerate(schedule)
+        if starts[i + 1] > starts[i]
+    ]
+
+
+class StepBatchSampler(Sampler[list[tuple[int, ...]]]):
+    """Yields, for steps ``start_step .. total_steps - 1``, this rank's ``(chain, epoch)`` keys
+    (``(chain, epoch, crop_length)`` in a crop curriculum).
 
     The stream is a pure function of ``(seed, step)`` (see module docstring); no state but the step.
 
@@ -334,10 +364,12 @@ class StepBatchSampler(Sampler[list[tuple[int, int]]]):
     indices : ndarray, shape=(n,), dtype=int64
         Training chain indices (into the store).
     batch_size : int
-        Chains per step per rank.
+        Chains per step per rank (when there are no ``phases``).
     seed : int
     start_step, total_steps : int
     rank, world_size : int
+    phases : list of CropPhase, optional
+        Crop length and chains per step by step (:func:`crop_phases`), covering ``[0, total_steps)``.
     """
 
     def __init__(
@@ -349,11 +381,12 @@ class StepBatchSampler(Sampler[list[tuple[int, int]]]):
         total_steps: int,
         rank: int = 0,
         world_size: int = 1,
+        phases: list[CropPhase] | None = None,
     ) -> None:
         self.indices = np.asarray(indices, dtype=np.int64)
         if len(self.indices) == 0:
             raise ValueError("no training chains")
-        self.batch_size = batch_size
+        self.phases = phases or [CropPhase(0, total_steps, None, batch_size)]
         self.seed = seed
         self.start_step = start_step
         self.total_steps = total_steps
@@ -364,20 +397,37 @@ class StepBatchSampler(Sampler[list[tuple[int, int]]]):
     def _permutation(self, epoch: int) -> np.ndarray:
         return np.random.default_rng([self.seed, epoch, 0x5EED]).permutation(len(self.indices))
 
-    def keys_for_step(self, step: int) -> list[tuple[int, int]]:
-        """The ``(chain, epoch)`` keys of ``step`` on this rank."""
+    def _phase(self, step: int) -> CropPhase:
+        for phase in self.phases:
+            if step < phase.stop_step:
+                return phase
+        return self.phases[-1]
+
+    def _first_position(self, step: int) -> int:
+        """Positions (all ranks) taken by the steps before ``step``."""
+        done = 0
+        for p in self.phases:
+            done += (min(step, p.stop_step) - p.start_step) * p.batch_size if step > p.start_step else 0
+        if step > self.phases[-1].stop_step:
+            done += (step - self.phases[-1].stop_step) * self.phases[-1].batch_size
+        return done * self.world_size
+
+    def keys_for_step(self, step: int) -> list[tuple[int, ...]]:
+        """The keys of ``step`` on this rank."""
         n = len(self.indices)
-        first = (step * self.world_size + self.rank) * self.batch_size
+        phase = self._phase(step)
+        first = self._first_position(step) + self.rank * phase.batch_size
         out = []
-        for p in range(first, first + self.batch_size):
+        for p in range(first, first + phase.batch_size):
             epoch, within = divmod(p, n)
-            out.append((int(self.indices[self._perm(epoch)[within]]), int(epoch)))
+            key: tuple[int, ...] = (int(self.indices[self._perm(epoch)[within]]), int(epoch))
+            out.append(key if phase.crop_length is None else (*key, phase.crop_length))
         return out
 
     def epoch_of_step(self, step: int) -> int:
-        return (step * self.world_size * self.batch_size) // len(self.indices)
+        return self._first_position(step) // len(self.indices)
 
-    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+    def __iter__(self) -> Iterator[list[tuple[int, ...]]]:
         for step in range(self.start_step, self.total_steps):
             yield self.keys_for_step(step)
 
@@ -403,7 +453,10 @@ def make_train_loader(
     ds = CropDataset(
         data.store, cfg.crop_length, random_crop=True, seed=seed, knn=cfg.knn, coord_noise=cfg.coord_noise
     )
-    sampler = StepBatchSampler(data.train, cfg.batch_size, seed, start_step, total_steps, rank, world_size)
+    phases = crop_phases(cfg, total_steps)
+    sampler = StepBatchSampler(
+        data.train, cfg.batch_size, seed, start_step, total_steps, rank, world_size, phases=phases
+    )
     return DataLoader(
         ds,
         batch_sampler=sampler,

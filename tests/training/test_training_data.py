@@ -121,3 +121,39 @@ def test_coord_noise_reaches_the_encoder_inputs_only(mini_promod3: Path) -> None
     assert torch.equal(val.pos, val.coords[:, 1])
     with pytest.raises(ValueError, match="coord_noise"):
         CropDataset(store, 40, random_crop=True, seed=3, knn=8, coord_noise=-1.0)
+
+
+def test_crop_curriculum_phases_and_resume() -> None:
+    from protok.training.config import DataConfig
+    from protok.training.data import crop_phases
+
+    cfg = DataConfig(promod3="x", crop_schedule=[[0.0, 128, 4], [0.5, 256, 2], [0.75, 384, 1]])
+    phases = crop_phases(cfg, 8)
+    assert [(p.start_step, p.stop_step, p.crop_length, p.batch_size) for p in phases] == [
+        (0, 4, 128, 4),
+        (4, 6, 256, 2),
+        (6, 8, 384, 1),
+    ]
+    idx = np.arange(100, 111)  # 11 chains
+    a = StepBatchSampler(idx, 4, seed=1, start_step=0, total_steps=8, phases=phases)
+    steps = list(a)
+    assert [len(s) for s in steps] == [4, 4, 4, 4, 2, 2, 1, 1]
+    assert [s[0][2] for s in steps] == [128] * 4 + [256] * 2 + [384] * 2
+    # positions keep counting across phases: the stream is the plain one, chunked differently
+    plain = [k for s in StepBatchSampler(idx, 1, seed=1, start_step=0, total_steps=22) for k in s]
+    assert [k[:2] for s in steps for k in s] == plain
+    assert a.epoch_of_step(6) == (16 + 4) // 11
+    resumed = StepBatchSampler(idx, 4, seed=1, start_step=5, total_steps=8, phases=phases)
+    assert list(resumed) == steps[5:]
+    ranks = [StepBatchSampler(idx, 4, 1, 0, 8, rank=r, world_size=2, phases=phases) for r in range(2)]
+    assert ranks[0].keys_for_step(5) != ranks[1].keys_for_step(5)
+
+
+def test_crop_schedule_validation(tmp_path: Path) -> None:
+    from protok.errors import ConfigError
+    from protok.training.config import DataConfig, TrainConfig
+
+    bad = TrainConfig(data=DataConfig(promod3="x", crop_schedule=[[0.2, 128, 4]]))
+    with pytest.raises(ConfigError, match="crop_schedule"):
+        bad.validate()
+    TrainConfig(data=DataConfig(promod3="x", crop_schedule=[[0.0, 128, 4], [0.5, 256, 2]])).validate()
