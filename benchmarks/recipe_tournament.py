@@ -125,13 +125,14 @@ def calibrate(variants: list[str], runs_dir: Path, budget_steps: int, lanes: int
     return plan
 
 
-def train_all(plan: dict[str, Any], runs_dir: Path, lanes: int) -> list[dict[str, str]]:
-    """Train (or resume) every planned variant; return the command of each run."""
+def train_all(plan: dict[str, Any], runs_dir: Path, runs_arg: str, lanes: int) -> list[dict[str, str]]:
+    """Train (or resume) every planned variant; return the command of each run (``runs_arg``: the runs
+    folder as given, relative to the repository, so that commands read the same on any machine)."""
     jobs, commands = [], []
     for name, p in plan.items():
         run_dir = runs_dir / name
         sets = [f"run.total_steps={p['steps']}"]
-        cmd = _train_command(CONFIGS / f"{name}.toml", str(run_dir), sets)
+        cmd = _train_command(CONFIGS / f"{name}.toml", f"{runs_arg}/{name}", sets)
         commands.append({"variant": name, "command": "OMP_NUM_THREADS=1 python " + " ".join(cmd[1:])})
         if _finished(run_dir, p["steps"]):
             continue
@@ -277,8 +278,7 @@ class Scorer:
         import protok
 
         tok = protok.load(str(run_dir))
-        qcfg = tok.model.config.quantizer
-        continuous = qcfg.kind == "provq" and qcfg.anneal_start >= 1.0
+        continuous = bool(tok.model.continuous)
         k = tok.model.codebook_size
 
         def tokens(chains: list[Any]) -> list[np.ndarray]:
@@ -458,7 +458,7 @@ def main() -> None:
         plan.update(calibrate(todo, runs_dir, args.budget_steps, args.lanes))
         saved["plan"] = plan
         plan_path.write_text(json.dumps(saved, indent=1) + "\n")
-        for c in train_all({n: plan[n] for n in names}, runs_dir, args.lanes):
+        for c in train_all({n: plan[n] for n in names}, runs_dir, args.runs_dir, args.lanes):
             commands[c["variant"]] = c
     saved["commands"] = [commands[n] for n in plan if n in commands]
     plan_path.write_text(json.dumps(saved, indent=1) + "\n")

@@ -285,6 +285,12 @@ class ProtokModel(nn.Module):
         self.no_code = nn.Parameter(torch.zeros(d))
 
     @property
+    def continuous(self) -> bool:
+        """True for a continuous-ceiling model: ProVQ whose hardness never rises (``anneal_start = 1``)."""
+        q = self.config.quantizer
+        return q.kind == "provq" and q.anneal_start >= 1.0
+
+    @property
     def codebook_size(self) -> int:
         return int(self.config.quantizer.codebook_size)
 
@@ -382,7 +388,10 @@ class ProtokModel(nn.Module):
         node_mask = batch.node_mask.bool()
         z = self.embed(batch)
         q = self.quantizer(z, mask=node_mask, progress=float(progress))
-        quantized = torch.where(node_mask[:, None], q.quantized, self.no_code.to(q.quantized.dtype))
+        # A continuous model (ProVQ hardness held at 0 for all of training: anneal_start = 1) decodes its
+        # latents in eval too, so its validation measures the continuous ceiling; encode() still gives codes.
+        passed = z if self.continuous else q.quantized
+        quantized = torch.where(node_mask[:, None], passed, self.no_code.to(passed.dtype))
         bvec = _batch_vector(batch)
         need_dgram = self.config.loss.distogram_weight > 0
         out, mask = self._decode_dense(

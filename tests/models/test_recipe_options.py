@@ -201,3 +201,18 @@ def test_all_options_together_train(tiny_config, two_chains_with_breaks, graph_o
     assert all(g is None or torch.isfinite(g).all() for g in grads)
     assert model.context.blocks[0].qkv.weight.grad.abs().sum() > 0
     assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_continuous_ceiling_model_decodes_latents(tiny_config, ubiquitin, graph_of):
+    q = dataclasses.replace(tiny_config.quantizer, anneal_start=1.0, anneal_end=1.0)
+    cfg = ModelConfig.from_dict({**tiny_config.to_dict(), "quantizer": q.to_dict()})
+    model = ProtokModel(cfg)
+    assert model.continuous and not ProtokModel(tiny_config).continuous
+    g = graph_of(ubiquitin)
+    model(g, progress=0.5)
+    model.eval()
+    with torch.no_grad():
+        out = model(g, progress=1.0)
+        z = model.embed(g)
+    assert torch.equal(out.quantized, z)  # the latents, not the codes
+    assert out.indices.min() >= 0  # tokens still exist
