@@ -309,9 +309,10 @@ class _PairBias(nn.Module):
         super().__init__()
         self.left = nn.Linear(d_model, pair_dim)
         self.rel = nn.Embedding(n_rel_buckets, pair_dim)
-        self.head = nn.Sequential(nn.Linear(2 * pair_dim, pair_dim), nn.ReLU(), nn.Linear(pair_dim, n_out))
-        nn.init.zeros_(self.head[2].weight)
-        nn.init.zeros_(self.head[2].bias)
+        out = nn.Linear(pair_dim, n_out)
+        nn.init.zeros_(out.weight)  # starts as the plain trunk
+        nn.init.zeros_(out.bias)
+        self.head = nn.Sequential(nn.Linear(2 * pair_dim, pair_dim), nn.ReLU(), out)
 
     def forward(self, h: Tensor, buckets: Tensor) -> Tensor:
         return self.head(pair_features(self.left(h), self.rel(buckets))).permute(0, 3, 1, 2)
