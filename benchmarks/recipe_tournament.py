@@ -99,27 +99,49 @@ def _cpu_per_step(run_dir: Path) -> float:
     return (b["cpu_s"] - a["cpu_s"]) / (b["step"] - a["step"])
 
 
+def _phases(name: str) -> list[tuple[float, list[str]]]:
+    """(share of the steps, overrides) of each crop phase of a variant (one phase without a curriculum)."""
+    from protok.training import load_config
+
+    schedule = load_config(CONFIGS / f"{name}.toml").data.crop_schedule
+    if not schedule:
+        return [(1.0, [])]
+    starts = [float(p[0]) for p in schedule] + [1.0]
+    return [
+        (
+            starts[i + 1] - starts[i],
+            ["data.crop_schedule=[]", f"data.crop_length={int(p[1])}", f"data.batch_size={int(p[2])}"],
+        )
+        for i, p in enumerate(schedule)
+    ]
+
+
 def calibrate(variants: list[str], runs_dir: Path, budget_steps: int, lanes: int) -> dict[str, Any]:
-    """Steps of each variant for the baseline's CPU budget (see the module docstring)."""
+    """Steps of each variant for the baseline's CPU budget (see the module docstring). A crop curriculum
+    is calibrated phase by phase and weighted by the phases' shares of the steps."""
     probe = ["run.total_steps=3000", f"run.stop_at={CALIBRATION_STEPS}", "run.log_every=10"]
     plan: dict[str, Any] = {}
     for name in variants:
         if name == "baseline":
             plan[name] = {"steps": budget_steps, "cpu_ratio": 1.0}
             continue
-        root = runs_dir / "_calibration" / name
-        jobs = [
-            Job(
-                f"{name}:{who}",
-                _train_command(CONFIGS / f"{who}.toml", str(root / who), probe),
-                root / f"{who}.log",
-            )
-            for who in ("baseline", name)
-        ]
-        codes = _run_jobs(jobs, lanes)
-        if any(codes.values()):
-            raise SystemExit(f"calibration of {name} failed: {codes} (logs under {root})")
-        ratio = _cpu_per_step(root / name) / _cpu_per_step(root / "baseline")
+        ratio = 0.0
+        for i, (share, sets) in enumerate(_phases(name)):
+            root = runs_dir / "_calibration" / f"{name}-{i}"
+            jobs = [
+                Job(
+                    f"{name}:{who}",
+                    _train_command(
+                        CONFIGS / f"{who}.toml", str(root / who), probe + (sets if who == name else [])
+                    ),
+                    root / f"{who}.log",
+                )
+                for who in ("baseline", name)
+            ]
+            codes = _run_jobs(jobs, lanes)
+            if any(codes.values()):
+                raise SystemExit(f"calibration of {name} failed: {codes} (logs under {root})")
+            ratio += share * _cpu_per_step(root / name) / _cpu_per_step(root / "baseline")
         plan[name] = {"steps": int(round(budget_steps / ratio)), "cpu_ratio": round(ratio, 3)}
         print(f"{name}: {ratio:.3f}x the baseline's CPU per step -> {plan[name]['steps']} steps", flush=True)
     return plan
