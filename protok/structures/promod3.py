@@ -4,23 +4,56 @@ Format (see the data README): residues of all chains concatenated; ``id`` ``PDBI
 ``start_resnum``, ``seq`` / ``dssp`` (ASCII bytes), ``ca_milliA`` (CA in 1/1000 Å), ``nco_minus_ca_milliA``
 (N, C, O minus CA), ``sasa``, ``depth``. Arrays are loaded once (no pickle); :meth:`Promod3Chains.chain`
 slices them, so building one chain costs a few microseconds plus the :class:`ProteinChain` validation.
+
+A *subset* archive (:meth:`Promod3Chains.write_subset`: some chains of a bigger one, same arrays) can carry
+the train/validation split of the archive it came from, because a split computed anew on a subset differs:
+``split_val`` (uint8 per chain, 1 = validation), ``split_group`` (int64 per chain, the chain's group in the
+source split) and ``split_params`` (JSON text: the settings that made the split). Training uses a stored
+split instead of splitting again (:func:`protok.training.data.load_training_data`), so a run on the subset
+validates on the same held-out chains as a run on the whole archive and never trains on them.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from protok.errors import CorruptStructureError, EmptyStructureError
 from protok.structures.chain import ProteinChain
 
-__all__ = ["Promod3Chains"]
+__all__ = ["Promod3Chains", "StoredSplit"]
 
 _REQUIRED = ("id", "length", "start_resnum", "seq", "ca_milliA", "nco_minus_ca_milliA")
+#: Arrays with one row per chain (every other array but ``split_params`` has one row per residue).
+_PER_CHAIN = ("id", "length", "start_resnum", "split_val", "split_group")
+_SPLIT_KEYS = ("split_val", "split_group", "split_params")
+
+
+@dataclass(frozen=True)
+class StoredSplit:
+    """A train/validation split stored in a subset archive, one entry per chain of the archive.
+
+    Attributes
+    ----------
+    val : ndarray, shape=(n_chains,), dtype=bool
+        True for validation chains.
+    group : ndarray, shape=(n_chains,), dtype=int64
+        Group of each chain in the source split (related chains share one).
+    params : dict
+        The settings that made the split (``val_fraction``, ``split_seed``, ``min_length``, ``scop``, ...).
+    """
+
+    val: np.ndarray
+    group: np.ndarray
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 class Promod3Chains:
@@ -143,3 +176,87 @@ class Promod3Chains:
     def depth(self, i: int) -> np.ndarray:
         """Residue depth, shape=(L,), float16, Å."""
         return self._depth[self._span(i)]
+
+    # ------------------------------------------------------------------ subsets and stored splits
+    @cached_property
+    def stored_split(self) -> StoredSplit | None:
+        """The split stored by :meth:`write_subset`, or None (a plain archive, the usual case).
+
+        Raises
+        ------
+        CorruptStructureError
+            The split arrays are incomplete or do not have one entry per chain.
+        """
+        present = [k for k in _SPLIT_KEYS if k in self._npz.files]
+        if not present:
+            return None
+        if len(present) != len(_SPLIT_KEYS):
+            raise CorruptStructureError(str(self.path), f"incomplete stored split: only {present}")
+        val = self._npz["split_val"].astype(bool)
+        group = self._npz["split_group"].astype(np.int64)
+        if val.shape != (len(self),) or group.shape != (len(self),):
+            raise CorruptStructureError(str(self.path), "stored split does not have one entry per chain")
+        try:
+            params = json.loads(str(self._npz["split_params"]))
+        except ValueError as exc:
+            raise CorruptStructureError(str(self.path), f"split_params is not JSON ({exc})") from None
+        return StoredSplit(val=val, group=group, params=params)
+
+    def write_subset(
+        self, path: str | os.PathLike[str], indices: Sequence[int], *, split: StoredSplit | None = None
+    ) -> Path:
+        """Write chains ``indices`` (in that order) to a new archive of the same format.
+
+        Every array of this archive is kept (per-chain arrays by chain, per-residue arrays by residue),
+        compressed as ``numpy.savez_compressed``; the file is written beside ``path`` and moved into place.
+
+        Parameters
+        ----------
+        path : path
+            The new ``.npz``.
+        indices : sequence of int
+            Chains to keep (0-based, unique).
+        split : StoredSplit, optional
+            A split to store, one entry per element of ``indices``; None keeps no split (an archive that
+            already stores one passes its entries on for the chains kept).
+
+        Returns
+        -------
+        Path
+        """
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if len(np.unique(idx)) != len(idx) or (len(idx) and (idx.min() < 0 or idx.max() >= len(self))):
+            raise ValueError(f"indices must be unique chain numbers in [0, {len(self)})")
+        if split is not None and (len(split.val) != len(idx) or len(split.group) != len(idx)):
+            raise ValueError(f"split has {len(split.val)} entries for {len(idx)} chains")
+        rows = (
+            np.concatenate([np.arange(self._offsets[i], self._offsets[i + 1]) for i in idx])
+            if len(idx)
+            else np.zeros(0, np.int64)
+        )
+        n_res = int(self._offsets[-1])
+        arrays: dict[str, np.ndarray] = {}
+        for key in self._npz.files:
+            if split is not None and key in _SPLIT_KEYS:
+                continue
+            a = self._npz[key]
+            if key == "split_params":
+                arrays[key] = a
+            elif key in _PER_CHAIN:
+                arrays[key] = a[idx]
+            elif a.ndim and a.shape[0] == n_res:
+                arrays[key] = a[rows]
+            else:
+                raise CorruptStructureError(
+                    str(self.path), f"array {key!r} is neither per chain nor per residue"
+                )
+        if split is not None:
+            arrays["split_val"] = np.asarray(split.val, dtype=np.uint8)
+            arrays["split_group"] = np.asarray(split.group, dtype=np.int64)
+            arrays["split_params"] = np.array(json.dumps(split.params, sort_keys=True))
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.stem}.tmp-{os.getpid()}.npz")
+        np.savez_compressed(tmp, **arrays)
+        os.replace(tmp, out)
+        return out

@@ -243,15 +243,61 @@ class TrainingData:
 
 
 def load_training_data(cfg: DataConfig) -> TrainingData:
-    """Load all chains and split them (see :mod:`protok.training.split`)."""
+    """Load all chains and split them (see :mod:`protok.training.split`).
+
+    A ProMod3 subset archive that stores the split of its source archive
+    (:meth:`protok.structures.promod3.Promod3Chains.write_subset`) is not split again: its stored split is
+    used, after checking that it was made with this config's ``val_fraction``, ``split_seed``,
+    ``min_length`` and use of ``scop``.
+    """
     store = load_chain_store(cfg)
-    sf = read_scop_superfamilies(cfg.scop) if cfg.scop else None
-    split = split_chains(
-        store.ids, store.sequences, val_fraction=cfg.val_fraction, superfamilies=sf, seed=cfg.split_seed
-    )
+    split = _stored_split(store, cfg)
+    if split is None:
+        sf = read_scop_superfamilies(cfg.scop) if cfg.scop else None
+        split = split_chains(
+            store.ids, store.sequences, val_fraction=cfg.val_fraction, superfamilies=sf, seed=cfg.split_seed
+        )
     if len(split.train) == 0:
         raise ConfigError("data: the split left no training chains (lower data.val_fraction or add data)")
     return TrainingData(store=store, split=split)
+
+
+def _stored_split(store: ChainStore, cfg: DataConfig) -> SplitResult | None:
+    """The split stored in the ProMod3 archive for the chains of ``store``, or None when it has none."""
+    stored = getattr(store._promod3, "stored_split", None)
+    if stored is None:
+        return None
+    if cfg.structures:
+        raise ConfigError(
+            f"data.promod3: {cfg.promod3} stores the split of the archive it was cut from; it cannot be "
+            "combined with data.structures"
+        )
+    wanted = {
+        "val_fraction": cfg.val_fraction,
+        "split_seed": cfg.split_seed,
+        "min_length": cfg.min_length,
+        "scop": bool(cfg.scop),
+    }
+    made = {k: stored.params.get(k) for k in wanted}
+    if made != wanted:
+        raise ConfigError(
+            f"data.promod3: {cfg.promod3} stores a split made with {made}, but the config asks for {wanted}; "
+            "split the whole archive instead"
+        )
+    j = store._promod3_index
+    is_val = stored.val[j]
+    log.info(
+        "split: stored in %s (from %s): %d train / %d validation",
+        cfg.promod3,
+        stored.params.get("source", "?"),
+        int((~is_val).sum()),
+        int(is_val.sum()),
+    )
+    return SplitResult(
+        train=np.nonzero(~is_val)[0].astype(np.int64),
+        val=np.nonzero(is_val)[0].astype(np.int64),
+        group=stored.group[j].astype(np.int64),
+    )
 
 
 # ------------------------------------------------------------------------------------------------ samples
