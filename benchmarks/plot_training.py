@@ -5,7 +5,7 @@
 
 reads each run's ``metrics.jsonl`` (written by ``protok train``) and writes ``<out>.png`` (train loss, train
 CA-RMSD, batch perplexity and code usage, ProVQ alpha, against step) and ``<out>.csv`` (the same columns plus
-the validation rows).
+the validation rows). ``--val`` adds panels of the validation rows (median CA-RMSD and TM-score).
 """
 
 from __future__ import annotations
@@ -26,6 +26,10 @@ COLUMNS = {
     "stats/perplexity": "batch perplexity",
     "stats/usage": "batch code usage",
 }
+VAL_COLUMNS = {
+    "val/rmsd_median": "validation median CA-RMSD (Å)",
+    "val/tm_median": "validation median TM-score",
+}
 
 
 def load_run(run: Path) -> pd.DataFrame:
@@ -35,26 +39,41 @@ def load_run(run: Path) -> pd.DataFrame:
     return df
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("runs", nargs="+", type=Path)
-    ap.add_argument("-o", "--out", type=Path, required=True, help="output path without extension")
-    args = ap.parse_args()
-    df = pd.concat([load_run(r) for r in args.runs], ignore_index=True)
+def plot_runs(runs: list[Path], out: Path, val: bool = False) -> tuple[Path, Path]:
+    """Write ``out.png`` and ``out.csv`` for the run folders ``runs``; return both paths."""
+    df = pd.concat([load_run(r) for r in runs], ignore_index=True)
     keep = ["run", "split", "step", *[c for c in (*COLUMNS, "stats/alpha") if c in df]]
     keep += [c for c in df.columns if c.startswith("val/")]
-    df[keep].to_csv(args.out.with_suffix(".csv"), index=False, float_format="%.4g")
+    df[keep].to_csv(out.with_suffix(".csv"), index=False, float_format="%.4g")
     train = df[df["split"] == "train"]
-    fig, axes = plt.subplots(1, len(COLUMNS), figsize=(4.2 * len(COLUMNS), 3.4))
-    for ax, (col, label) in zip(axes, COLUMNS.items(), strict=True):
+    val_rows = df[df["split"] == "val"]
+    val_cols = {c: t for c, t in VAL_COLUMNS.items() if c in val_rows} if val else {}
+    panels = len(COLUMNS) + len(val_cols)
+    fig, axes = plt.subplots(1, panels, figsize=(4.2 * panels, 3.4))
+    for ax, (col, label) in zip(axes, COLUMNS.items()):
         for run, g in train.groupby("run"):
             ax.plot(g["step"], g[col].rolling(5, min_periods=1).mean(), label=run)
         ax.set_xlabel("step")
         ax.set_title(label)
+    for ax, (col, label) in zip(axes[len(COLUMNS) :], val_cols.items()):
+        for run, g in val_rows.groupby("run"):
+            ax.plot(g["step"], g[col], marker="o", label=run)
+        ax.set_xlabel("step")
+        ax.set_title(label)
     axes[0].legend()
     fig.tight_layout()
-    fig.savefig(args.out.with_suffix(".png"), dpi=110)
-    print(args.out.with_suffix(".png"), args.out.with_suffix(".csv"))
+    fig.savefig(out.with_suffix(".png"), dpi=110)
+    plt.close(fig)
+    return out.with_suffix(".png"), out.with_suffix(".csv")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("runs", nargs="+", type=Path)
+    ap.add_argument("-o", "--out", type=Path, required=True, help="output path without extension")
+    ap.add_argument("--val", action="store_true", help="add panels of the validation rows")
+    args = ap.parse_args()
+    print(*plot_runs(args.runs, args.out, val=args.val))
 
 
 if __name__ == "__main__":

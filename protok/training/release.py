@@ -39,6 +39,7 @@ def build_card(
     *,
     command: str | None = None,
     note: str | None = None,
+    hardware: str | None = None,
 ) -> dict[str, Any]:
     """Model card from a checkpoint's trainer state, its run folder and an evaluation summary.
 
@@ -52,6 +53,8 @@ def build_card(
         ``summary`` of ``benchmarks/evaluate_model.py``'s JSON output.
     command, note : str, optional
         The training command line and a free-text note (hardware sharing, caveats), kept in the card.
+    hardware : str, optional
+        What the model was trained on (default: this machine's CPU, no GPU).
     """
     from protok.models.io import _resolve
 
@@ -82,7 +85,8 @@ def build_card(
             },
             "final_alpha": state.get("alpha"),
             "wall_time_min": wall_min,
-            "hardware": f"{platform.machine()} CPU ({torch.get_num_threads()} threads available), no GPU",
+            "hardware": hardware
+            or f"{platform.machine()} CPU ({torch.get_num_threads()} threads available), no GPU",
             "last_validation": state.get("val"),
             **({"command": command} if command else {}),
             **({"note": note} if note else {}),
@@ -144,12 +148,13 @@ def release_model(
     overwrite: bool = False,
     command: str | None = None,
     note: str | None = None,
+    hardware: str | None = None,
 ) -> Path:
     """Copy a checkpoint's model into ``weights_dir/name`` with a model card; returns the folder."""
     target = Path(weights_dir) / name
     if target.exists() and not overwrite:
         raise CheckpointError(f"{target}: released model {name!r} exists; released names are frozen")
-    card = build_card(checkpoint, name, evaluation, command=command, note=note)
+    card = build_card(checkpoint, name, evaluation, command=command, note=note, hardware=hardware)
     model = load_model(checkpoint)
     save_model(model, target, card=card)
     (target / "MODEL_CARD.md").write_text(_card_markdown(card))
