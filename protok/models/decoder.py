@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from protok._precision import full_precision
 from protok.errors import ChainTooLongError
 
 __all__ = [
@@ -429,14 +430,18 @@ class Decoder(nn.Module):
                 biases[i:] = [b + e for b, e in zip(biases[i:], extra, strict=True)]
             h = block(h, biases[i])
         h = self.norm(h)
-        f = self.frame_head(h)
-        rot = gram_schmidt(
-            f[..., 0:3] + h.new_tensor([1.0, 0.0, 0.0]), f[..., 3:6] + h.new_tensor([0.0, 1.0, 0.0])
-        )
-        trans = f[..., 6:9] * c.trans_scale
-        for j, refiner in enumerate(self.refiners):
-            h, rot, trans = refiner(h, biases[c.n_layers + j], rot, trans)
-        coords = frames_to_backbone(rot, trans, self.o_head(h))
+        # Frames and coordinates in float32 even under bf16 autocast (see protok._precision).
+        with full_precision(h.device):
+            h = h.float()
+            biases = [b.float() for b in biases]
+            f = self.frame_head(h)
+            rot = gram_schmidt(
+                f[..., 0:3] + h.new_tensor([1.0, 0.0, 0.0]), f[..., 3:6] + h.new_tensor([0.0, 1.0, 0.0])
+            )
+            trans = f[..., 6:9] * c.trans_scale
+            for j, refiner in enumerate(self.refiners):
+                h, rot, trans = refiner(h, biases[c.n_layers + j], rot, trans)
+            coords = frames_to_backbone(rot, trans, self.o_head(h))
         logits = self._distogram(h, buckets) if return_distogram else None
         return DecoderOutput(
             coords=coords, rotation=rot, translation=trans, single=h, distogram_logits=logits

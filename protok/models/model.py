@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from protok._precision import full_precision
 from protok.errors import ConfigError
 from protok.metrics import backbone_rmsd, ca_rmsd, lddt_ca
 from protok.models.context import ChainContext
@@ -404,9 +405,10 @@ class ProtokModel(nn.Module):
         ci, _ = to_dense_batch(batch.chain_idx.long(), bvec)
         cb, _ = to_dense_batch(batch.chain_break.bool(), bvec)
         atom_mask = atom_mask & mask[..., None]
-        recon, terms = reconstruction_losses(
-            out, target, atom_mask, ci, cb, self.config.loss, progress=float(progress)
-        )
+        with full_precision(target.device):  # losses on float32 coordinates under bf16 autocast too
+            recon, terms = reconstruction_losses(
+                out, target.float(), atom_mask, ci, cb, self.config.loss, progress=float(progress)
+            )
         loss = recon + self.config.loss.quantizer_weight * q.loss
         losses = dict(terms)
         losses.update({f"q_{k}": v for k, v in q.losses.items()})

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
+from protok._precision import full_precision
 from protok.quantizers.errors import QuantizerInputError
 
 __all__ = ["Quantizer", "QuantizerOutput", "batch_stats", "check_input"]
@@ -144,7 +145,8 @@ class Quantizer(nn.Module):
         """
         cb = (self.codebook() if codebook is None else codebook).detach().float()
         z = z.detach().float()
-        d = torch.addmm(cb.pow(2).sum(-1)[None], z, cb.t(), alpha=-2.0)
+        with full_precision(z.device):  # bf16 autocast would flip close calls
+            d = torch.addmm(cb.pow(2).sum(-1)[None], z, cb.t(), alpha=-2.0)
         return d.argmin(dim=-1)
 
     def extra_repr(self) -> str:

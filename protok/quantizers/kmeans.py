@@ -8,6 +8,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from protok._precision import full_precision
+
 __all__ = ["kmeans", "kmeans_plus_plus", "sample_rows"]
 
 
@@ -108,14 +110,15 @@ def kmeans(x: Tensor, k: int, iters: int, generator: torch.Generator) -> tuple[T
         Rows assigned to each centre in the last assignment (ones when ``iters == 0``).
     """
     x = x.float()
-    centres = kmeans_plus_plus(x, k, generator)
-    counts = torch.ones(k, device=x.device)
-    x2 = x.pow(2).sum(-1, keepdim=True)
-    for _ in range(iters):
-        d = x2 - 2 * x @ centres.t() + centres.pow(2).sum(-1)[None]
-        assign = d.argmin(-1)
-        counts = torch.bincount(assign, minlength=k).float()
-        sums = torch.zeros_like(centres).index_add_(0, assign, x)
-        nonempty = counts > 0
-        centres = torch.where(nonempty[:, None], sums / counts.clamp(min=1)[:, None], centres)
+    with full_precision(x.device):  # distances in float32 under bf16 autocast too
+        centres = kmeans_plus_plus(x, k, generator)
+        counts = torch.ones(k, device=x.device)
+        x2 = x.pow(2).sum(-1, keepdim=True)
+        for _ in range(iters):
+            d = x2 - 2 * x @ centres.t() + centres.pow(2).sum(-1)[None]
+            assign = d.argmin(-1)
+            counts = torch.bincount(assign, minlength=k).float()
+            sums = torch.zeros_like(centres).index_add_(0, assign, x)
+            nonempty = counts > 0
+            centres = torch.where(nonempty[:, None], sums / counts.clamp(min=1)[:, None], centres)
     return centres, counts
