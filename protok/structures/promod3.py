@@ -257,6 +257,7 @@ class Promod3Chains:
         out = Path(path)
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(f".{out.stem}.tmp-{os.getpid()}.npz")
-        np.savez_compressed(tmp, **arrays)
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, allow_pickle=False, **arrays)
         os.replace(tmp, out)
         return out
