@@ -1,0 +1,134 @@
+"""A training run longer than one working session: committed resume point, growing learning curve.
+
+A long run trains with ``protok train CONFIG --resume --set run.out_dir=RUN_DIR`` from a worktree of its
+own (so that edits to the checkout do not reach a running job). Between sessions its state lives in the
+repository as ONE file, replaced each time, never piled up:
+
+* ``snapshot`` packs the run's latest checkpoint (weights, optimizer, RNG and trainer state: everything
+  ``--resume`` needs for an exact continuation) into ``benchmarks/checkpoints/long_run/NAME.tar`` and
+  writes the learning curve so far (``benchmarks/results/long_run/NAME.csv`` and ``.png``, the
+  validation rows and the training rows every 100 steps) plus ``NAME.json`` (steps, CPU hours, the last
+  validation, the plateau test below, the command);
+* ``restore`` unpacks that file into a fresh ``RUN_DIR`` so that ``--resume`` continues from it.
+
+Plateau test (the stopping rule of a long run): the validation TM-score gained less than ``--min-gain``
+(default 0.01) over the last 20 % of the steps run so far.
+
+    python benchmarks/long_run.py restore  --name provq-v2 --run-dir runs/long/provq-v2
+    OMP_NUM_THREADS=2 protok train configs/tournament/WINNER.toml --resume --set run.out_dir=runs/long/provq-v2
+    python benchmarks/long_run.py snapshot --name provq-v2 --run-dir runs/long/provq-v2 --config configs/...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tarfile
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+STATE_DIR = REPO / "benchmarks" / "checkpoints" / "long_run"
+CURVE_DIR = REPO / "benchmarks" / "results" / "long_run"
+
+
+def _rows(run_dir: Path) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines() if x.strip()]
+
+
+def plateau(val: list[dict[str, Any]], min_gain: float = 0.01, share: float = 0.2) -> dict[str, Any]:
+    """Validation TM-score gained over the last ``share`` of the steps; plateau when below ``min_gain``."""
+    if len(val) < 2:
+        return {"gain": None, "plateau": False}
+    last = val[-1]["step"]
+    start = last * (1.0 - share)
+    earlier = [r for r in val if r["step"] <= start] or val[:1]
+    gain = max(r["val/tm_median"] for r in val if r["step"] > start) - earlier[-1]["val/tm_median"]
+    return {"gain": round(gain, 4), "from_step": earlier[-1]["step"], "plateau": gain < min_gain}
+
+
+def snapshot(name: str, run_dir: Path, config: str, min_gain: float) -> None:
+    latest = json.loads((run_dir / "checkpoints" / "latest.json").read_text())["path"]
+    ckpt = run_dir / "checkpoints" / latest
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    tmp = STATE_DIR / f".{name}.tar.tmp"
+    with tarfile.open(tmp, "w") as tar:  # weights are already compact: no compression
+        tar.add(ckpt, arcname=f"checkpoints/{latest}")
+        tar.add(run_dir / "checkpoints" / "latest.json", arcname="checkpoints/latest.json")
+        for extra in ("metrics.jsonl", "config.json"):
+            if (run_dir / extra).exists():
+                tar.add(run_dir / extra, arcname=extra)
+    tmp.replace(STATE_DIR / f"{name}.tar")
+
+    rows = _rows(run_dir)
+    val = [r for r in rows if r.get("split") == "val"]
+    train = [r for r in rows if r.get("split") == "train"]
+    CURVE_DIR.mkdir(parents=True, exist_ok=True)
+    _write_curve(name, train, val)
+    summary = {
+        "name": name,
+        "step": train[-1]["step"] if train else 0,
+        "cpu_h": round(train[-1].get("cpu_s", float("nan")) / 3600, 2) if train else 0,
+        "last_validation": val[-1] if val else None,
+        "plateau_test": plateau(val, min_gain),
+        "command": f"protok train {config} --resume --set run.out_dir=runs/long/{name}",
+    }
+    (CURVE_DIR / f"{name}.json").write_text(json.dumps(summary, indent=1) + "\n")
+    print(json.dumps(summary, indent=1))
+
+
+def _write_curve(name: str, train: list[dict[str, Any]], val: list[dict[str, Any]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = ["step", "val/rmsd_median", "val/tm_median", "val/lddt_median", "val/usage", "val/perplexity"]
+    lines = [",".join(keys)] + [",".join(str(r.get(k, "")) for k in keys) for r in val]
+    (CURVE_DIR / f"{name}.csv").write_text("\n".join(lines) + "\n")
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    thin = [r for r in train if r["step"] % 100 == 0]
+    axes[0].plot([r["step"] for r in thin], [r["stats/ca_rmsd"] for r in thin], lw=0.8, label="train crops")
+    axes[0].plot(
+        [r["step"] for r in val], [r["val/rmsd_median"] for r in val], "o-", ms=3, label="validation"
+    )
+    axes[0].set_ylabel("median CA-RMSD (Å)")
+    axes[0].legend()
+    axes[1].plot([r["step"] for r in val], [r["val/tm_median"] for r in val], "o-", ms=3)
+    axes[1].set_ylabel("validation median TM-score")
+    axes[2].plot([r["step"] for r in val], [r.get("val/perplexity", 0) for r in val], "o-", ms=3)
+    axes[2].set_ylabel("validation perplexity")
+    for ax in axes:
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"{name}: long run")
+    fig.tight_layout()
+    fig.savefig(CURVE_DIR / f"{name}.png", dpi=110)
+
+
+def restore(name: str, run_dir: Path) -> None:
+    src = STATE_DIR / f"{name}.tar"
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise SystemExit(f"{run_dir} is not empty: restore only into a fresh folder")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(src) as tar:
+        tar.extractall(run_dir, filter="data")
+    print(f"restored {src.name} into {run_dir}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("action", choices=["snapshot", "restore"])
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--run-dir", required=True, type=Path)
+    ap.add_argument("--config", default="CONFIG", help="the run's config (recorded in the summary)")
+    ap.add_argument("--min-gain", type=float, default=0.01)
+    args = ap.parse_args()
+    if args.action == "snapshot":
+        snapshot(args.name, args.run_dir, args.config, args.min_gain)
+    else:
+        restore(args.name, args.run_dir)
+
+
+if __name__ == "__main__":
+    main()
