@@ -23,6 +23,9 @@ __all__ = [
     "TokenizerNotApplicableError",
     "InputNotFoundError",
     "TokenFileError",
+    "StructureFileNotFoundError",
+    "BenchDataNotFoundError",
+    "failure_reason",
 ]
 
 
@@ -108,3 +111,32 @@ class TokenFileError(ProtokError, ValueError):
 
 class StructureFileNotFoundError(StructureError, FileNotFoundError):
     """A structure path does not exist."""
+
+
+class BenchDataNotFoundError(BenchDataError, FileNotFoundError):
+    """A benchmark input file or folder does not exist."""
+
+
+def failure_reason(exc: BaseException, source: object = None) -> str:
+    """``"ErrorType: reason"`` for a failed input, without the input's name (recorded beside it).
+
+    Parameters
+    ----------
+    exc : BaseException
+        What the input raised.
+    source : object, optional
+        The input; a leading ``"{source}: "`` in the message is dropped so the name is not said twice.
+
+    Examples
+    --------
+    >>> failure_reason(CorruptStructureError("x.cif", "truncated or corrupt mmCIF"), "x.cif")
+    'CorruptStructureError: truncated or corrupt mmCIF'
+    """
+    if isinstance(exc, StructureError):
+        message = exc.reason
+    else:
+        message = str(exc)
+        prefix = f"{source}: "
+        if source is not None and message.startswith(prefix):
+            message = message[len(prefix) :]
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__

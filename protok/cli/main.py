@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 
 import click
 
@@ -16,7 +18,8 @@ _COMMANDS: dict[str, str] = {
     "inspect": "protok.cli.inspect_cmd:inspect_cmd",
     "tokenize": "protok.cli.tokenize_cmd:tokenize_cmd",
     "decode": "protok.cli.tokenize_cmd:decode_cmd",
-    "info": "protok.cli.tokenize_cmd:info_cmd",
+    "info": "protok.cli.models_cmd:info_cmd",
+    "models": "protok.cli.models_cmd:models_cmd",
     "train": "protok.cli.train_cmd:train_cmd",
     "bench": "protok.cli.bench_cmd:bench_cmd",
 }
@@ -27,6 +30,7 @@ _SHORT_HELP: dict[str, str] = {
     "tokenize": "Turn structure files into structure tokens.",
     "decode": "Decode token files back into backbone structures.",
     "info": "Show a model's card, vocabulary and special tokens.",
+    "models": "List the installed models.",
     "train": "Train a tokenizer from a TOML/YAML config.",
     "bench": "Score tokenizers StructTokenBench-style.",
 }
@@ -55,8 +59,26 @@ class _LazyGroup(click.Group):
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="protok")
 def cli() -> None:
-    """protok: protein structure tokenizer toolkit (structures in, discrete tokens out, and back)."""
+    """protok: protein structure tokenizer toolkit (structures in, discrete tokens out, and back).
+
+    \b
+    Exit status, for every command:
+      0  done
+      1  an input could not be used, or some inputs of a batch failed (see the errors file)
+      2  bad command line: an unknown option, or an input path or model that does not exist
+    """
 
 
 def main() -> None:
-    cli()
+    """Run the command line; an unexpected error is one line on stderr, not a traceback
+    (``PROTOK_TRACEBACK=1`` shows the traceback)."""
+    try:
+        cli()
+    except Exception as exc:  # noqa: BLE001 - the last line of defence for command-line users
+        if os.environ.get("PROTOK_TRACEBACK"):
+            raise
+        click.echo(
+            f"Error: unexpected {type(exc).__name__}: {exc} (a protok bug; PROTOK_TRACEBACK=1 shows where)",
+            err=True,
+        )
+        sys.exit(1)

@@ -1,26 +1,23 @@
-"""``protok tokenize``, ``protok decode`` and ``protok info``: argument parsing around :mod:`protok.tokenizer`."""
+"""``protok tokenize`` and ``protok decode``: argument parsing around :mod:`protok.tokenizer`."""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import sys
 from pathlib import Path
 
 import click
 
-__all__ = ["decode_cmd", "info_cmd", "tokenize_cmd"]
+__all__ = ["decode_cmd", "tokenize_cmd"]
 
 
 def _load(model: str | None, device: str = "cpu", batch_size: int = 64):  # -> Tokenizer
-    from protok.errors import ProtokError
+    from protok.cli.common import protok_errors
     from protok.tokenizer import load
 
-    try:
+    with protok_errors():
         return load(model, device=device, batch_size=batch_size)
-    except ProtokError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 @click.command("tokenize")
@@ -148,29 +145,3 @@ def decode_cmd(tokens, out_dir, fmt, model_name, device) -> None:  # fmt: skip
     except ProtokError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"protok decode: wrote {len(written)} {fmt} files to {out_dir}", err=True)
-
-
-@click.command("info")
-@click.argument("model_name", required=False, default=None)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
-def info_cmd(model_name, as_json) -> None:  # fmt: skip
-    """Show a model's card, its vocabulary and the special-token ids (default: the shipped model)."""
-    tok = _load(model_name)
-    info = {
-        "model": tok.name,
-        "card": tok.card,
-        "vocabulary": tok.vocab.to_dict(),
-        "graph_k": tok.k_neighbours,
-    }
-    if as_json:
-        click.echo(json.dumps(info, indent=2, default=str))
-        return
-    click.echo(f"model: {tok.name}")
-    click.echo("card:")
-    for key, value in tok.card.items():
-        click.echo(f"  {key}: {json.dumps(value, default=str) if isinstance(value, (dict, list)) else value}")
-    v = tok.vocab
-    click.echo(f"vocabulary: {v.size} ids; codes 0..{v.codebook_size - 1}")
-    click.echo("special tokens:")
-    for name, spec in v.to_dict()["special_tokens"].items():  # type: ignore[union-attr]
-        click.echo(f"  {name:<11} {spec['id']:>6}  {spec['text']}")

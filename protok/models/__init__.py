@@ -9,7 +9,15 @@ from protok.models.encoder_lite import LiteEncoder
 from protok.models.io import load_model, read_config, save_model
 from protok.models.losses import LossConfig, reconstruction_losses
 from protok.models.model import MODEL_PRESETS, ModelConfig, ModelOutput, ProtokModel
-from protok.models.registry import DEFAULT_MODEL, available_models, list_models, resolve_model
+from protok.models.registry import (
+    DEFAULT_MODEL,
+    ModelSummary,
+    available_models,
+    list_models,
+    model_folder,
+    model_summary,
+    resolve_model,
+)
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -24,10 +32,13 @@ __all__ = [
     "MODEL_PRESETS",
     "ModelConfig",
     "ModelOutput",
+    "ModelSummary",
     "ProtokModel",
     "available_models",
     "list_models",
     "load_model",
+    "model_folder",
+    "model_summary",
     "read_config",
     "reconstruction_losses",
     "resolve_model",

@@ -21,9 +21,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from protok.errors import CheckpointError, ConfigError, ModelNotFoundError
+from protok.errors import CheckpointError, ConfigError
 from protok.models.model import ModelConfig, ProtokModel
-from protok.models.registry import resolve_model
+from protok.models.registry import model_folder
 
 __all__ = [
     "CONFIG_NAME",
@@ -139,36 +139,6 @@ def load_weights_into(model: torch.nn.Module, weights: str | os.PathLike) -> Non
             v.copy_(state[k].to(v.dtype))
 
 
-def _follow_training_run(path: Path) -> Path:
-    """A training run folder or its ``checkpoints/`` folder -> the checkpoint its ``latest.json`` names."""
-    if (path / WEIGHTS_NAME).is_file():
-        return path
-    for pointer in (path / "latest.json", path / "checkpoints" / "latest.json"):
-        if pointer.is_file():
-            try:
-                target = pointer.parent / str(json.loads(pointer.read_text())["path"])
-            except (ValueError, KeyError, TypeError) as e:
-                raise CheckpointError(f"{pointer}: unreadable checkpoint pointer ({e})") from None
-            return target
-    return path
-
-
-def _resolve(name_or_path: str | os.PathLike) -> Path:
-    path = Path(name_or_path)
-    if path.is_dir():
-        return _follow_training_run(path)
-    if path.exists():
-        raise CheckpointError(
-            f"{path}: not a model folder (expected a folder with {CONFIG_NAME} and {WEIGHTS_NAME})"
-        )
-    try:
-        return resolve_model(str(name_or_path))
-    except ModelNotFoundError:
-        raise
-    except Exception as e:  # pragma: no cover - defensive
-        raise ModelNotFoundError(f"{name_or_path}: {e}") from None
-
-
 def read_config(name_or_path: str | os.PathLike) -> tuple[ModelConfig, dict]:
     """Read a model folder's ``config.json``.
 
@@ -185,7 +155,7 @@ def read_config(name_or_path: str | os.PathLike) -> tuple[ModelConfig, dict]:
     CheckpointError
         Missing or invalid config.json.
     """
-    folder = _resolve(name_or_path)
+    folder = model_folder(name_or_path)
     cfg_path = folder / CONFIG_NAME
     if not cfg_path.is_file():
         raise CheckpointError(
@@ -235,7 +205,7 @@ def load_model(
     CheckpointError
         Missing/corrupt files, or weights that do not match the config (names or shapes).
     """
-    folder = _resolve(name_or_path)
+    folder = model_folder(name_or_path)
     config, meta = read_config(folder)
     model = ProtokModel(config, inference=inference)
     load_weights_into(model, folder / WEIGHTS_NAME)

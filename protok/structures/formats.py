@@ -169,6 +169,8 @@ def read_source(source: Any, fmt: str | None = None) -> RawStructure:
             data = gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as exc:
             raise CorruptStructureError(name, f"corrupt or truncated gzip data ({exc})") from None
+    elif name.lower().endswith(".gz"):
+        _check_not_gzip(data, name)
     if fmt is not None:
         forced = _FMT_ALIASES.get(fmt.lower().lstrip("."))
         if forced is None:
@@ -177,6 +179,17 @@ def read_source(source: Any, fmt: str | None = None) -> RawStructure:
             raise EmptyStructureError(name, "file is empty")
         return RawStructure(data, name, forced)
     return RawStructure(data, name, detect_format(data, name))
+
+
+def _check_not_gzip(data: bytes, name: str) -> None:
+    """A file named ``.gz`` whose content is not gzip data: fine if it is a structure file all the same
+    (read as it is), else say that it is not valid gzip rather than "not a structure file"."""
+    try:
+        detect_format(data, name)
+    except (UnknownFormatError, EmptyStructureError):
+        raise CorruptStructureError(
+            name, "not a valid gzip file (the name ends in .gz but the content is not gzip-compressed)"
+        ) from None
 
 
 def _open(raw: RawStructure) -> Any:
@@ -274,7 +287,16 @@ def model_count(container: Any, name: str) -> int:
             return int(container.get_model_count())
         return int(pdbx.get_model_count(container))
     except Exception as exc:  # noqa: BLE001
-        raise CorruptStructureError(name, f"cannot count models ({_short(exc)})") from None
+        what = (
+            "PDB"
+            if isinstance(container, pdb.PDBFile)
+            else "BinaryCIF"
+            if isinstance(container, pdbx.BinaryCIFFile)
+            else "mmCIF"
+        )
+        raise CorruptStructureError(
+            name, f"truncated or corrupt {what} (cannot count models: {_short(exc)})"
+        ) from None
 
 
 def _model_numbers(name: str, model: int | Literal["all"], n_models: int) -> list[int]:

@@ -4,11 +4,12 @@
   structure token (SaProt pairs an upper-case residue letter with a lower-case 3Di letter, ``#`` when the
   structure token is masked). protok codes are numbers, so the pair id is
   ``aa * (K + 1) + s`` with ``aa`` the index in :data:`AA_ALPHABET` (20 = ``X``) and ``s`` the code, or
-  ``K`` (``#``) when the residue has no code (MISSING, MASK). Pair vocabulary size: ``21 * (K + 1)``.
-  Text form: ``"M17 A402 G#"``.
+  ``K`` (``#``) when the residue has no code (MISSING, MASK). ``21 * (K + 1)`` pair ids, then the pair
+  vocabulary's own MASK, EOS, BOS, PAD and CHAINBREAK (:class:`protok.tokenizer.vocab.PairVocabulary`,
+  ``vocab.pairs``). Text form: ``"M17 A402 G#"``.
 * LM-ready batches: :func:`collate` pads token sequences (optionally with BOS/EOS) into ``(B, T)`` tensors
-  with an attention mask. Nothing is truncated: a sequence longer than ``max_length`` raises
-  :class:`protok.errors.ChainTooLongError`.
+  with an attention mask; ``collate(pair_rows, vocab.pairs)`` does the same for pair ids. Nothing is
+  truncated: a sequence longer than ``max_length`` raises :class:`protok.errors.ChainTooLongError`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 
 from protok.errors import ChainTooLongError
-from protok.tokenizer.vocab import Vocabulary
+from protok.tokenizer.vocab import PairVocabulary, Vocabulary
 
 __all__ = [
     "AA_ALPHABET",
@@ -66,7 +67,7 @@ def interleave(sequence: str, tokens: np.ndarray, vocab: Vocabulary) -> np.ndarr
     Returns
     -------
     ndarray, shape=(L,), dtype=int64
-        ``aa * (K + 1) + s``.
+        ``aa * (K + 1) + s``; batch such rows with ``collate(rows, vocab.pairs)``.
     """
     tok = vocab.validate(tokens)
     if len(sequence) != len(tok):
@@ -115,8 +116,10 @@ def deinterleave_text(text: str, vocab: Vocabulary) -> tuple[str, np.ndarray]:
     return "".join(seq), np.asarray(toks, dtype=np.int64)
 
 
-def join_chains(chain_tokens: Sequence[np.ndarray], vocab: Vocabulary) -> np.ndarray:
+def join_chains(chain_tokens: Sequence[np.ndarray], vocab: Vocabulary | PairVocabulary) -> np.ndarray:
     """Concatenate several chains' tokens with an explicit CHAINBREAK between consecutive chains.
+
+    Works for structure tokens (``vocab``) and for pair ids (``vocab.pairs``).
 
     Returns
     -------
@@ -155,7 +158,7 @@ class LMBatch:
 
 def collate(
     sequences: Sequence[np.ndarray],
-    vocab: Vocabulary,
+    vocab: Vocabulary | PairVocabulary,
     *,
     add_bos_eos: bool = True,
     max_length: int | None = None,
@@ -166,8 +169,10 @@ def collate(
     Parameters
     ----------
     sequences : sequence of ndarray, each shape=(L_i,), dtype=int
-        Token ids (a chain, or a complex joined by :func:`join_chains`).
-    vocab : Vocabulary
+        Token ids (a chain, or a complex joined by :func:`join_chains`), or pair ids from
+        :func:`interleave`.
+    vocab : Vocabulary or PairVocabulary
+        ``tok.vocab`` for structure tokens, ``tok.vocab.pairs`` for pair ids: its BOS, EOS and PAD are used.
     add_bos_eos : bool
         Wrap each sequence as ``BOS ... EOS``.
     max_length : int, optional
@@ -178,6 +183,13 @@ def collate(
     Returns
     -------
     LMBatch
+
+    Examples
+    --------
+    >>> v = Vocabulary(512)
+    >>> pairs = interleave("MK", np.array([17, v.missing]), v)
+    >>> collate([pairs], v.pairs).input_ids.tolist()
+    [[10775, 5147, 4616, 10774]]
     """
     rows = [vocab.validate(s) for s in sequences]
     if add_bos_eos:

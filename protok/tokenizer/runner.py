@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from protok.errors import failure_reason
 from protok.tokenizer.api import Featurized, Tokenizer, entry_id, featurize
 from protok.tokenizer.store import FailedInput, ShardStore
 from protok.tokenizer.tokenfile import fasta_text
@@ -68,7 +69,8 @@ def parse_file(
     Returns
     -------
     FileResult
-        ``error`` is ``"<ExceptionType>: <message>"`` when the file failed (no protein chain, corrupt, ...).
+        ``error`` is ``"<ExceptionType>: <reason>"`` when the file failed (no protein chain, corrupt, ...);
+        the path is not repeated in it (it is the result's ``source``).
     """
     from protok.structures import read_structure
 
@@ -85,10 +87,7 @@ def parse_file(
         sid = entry_id(source)
         return FileResult(source, items=[featurize(c, k, sid) for c in cx.chains])
     except Exception as exc:  # noqa: BLE001 - every failure is recorded, the run goes on
-        msg = str(exc)
-        if source not in msg:
-            msg = f"{source}: {msg}"
-        return FileResult(source, error=f"{type(exc).__name__}: {msg}")
+        return FileResult(source, error=failure_reason(exc, source))
 
 
 @dataclass
@@ -175,8 +174,7 @@ def encode_group(
         try:
             records += [t.to_record() for t in tok.encode_featurized(r.items)]
         except Exception as exc:  # noqa: BLE001
-            msg = str(exc) if r.source in str(exc) else f"{r.source}: {exc}"
-            failed.append(FailedInput(r.source, f"{type(exc).__name__}: {msg}"))
+            failed.append(FailedInput(r.source, failure_reason(exc, r.source)))
     order = {r.source: i for i, r in enumerate(group)}
     failed.sort(key=lambda f: order[f.source])
     return records, failed

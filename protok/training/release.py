@@ -56,9 +56,9 @@ def build_card(
     hardware : str, optional
         What the model was trained on (default: this machine's CPU, no GPU).
     """
-    from protok.models.io import _resolve
+    from protok.models.registry import model_folder
 
-    folder = _resolve(checkpoint)
+    folder = model_folder(checkpoint)
     state_path = folder / "trainer_state.json"
     if not state_path.is_file():
         raise CheckpointError(f"{folder}: no trainer_state.json (not a training checkpoint)")

@@ -1,4 +1,4 @@
-"""`protok tokenize`, `protok decode` and `protok info` through click's test runner."""
+"""`protok tokenize` and `protok decode` through click's test runner."""
 
 from __future__ import annotations
 
@@ -146,16 +146,6 @@ def test_decode_round_trip_files(model_dir, tok, tmp_path):
     bad.write_text('{"id": "x", "chain": "A", "tokens": [1, 99999]}\n')
     res = _run("decode", str(bad), "-o", str(tmp_path / "bad"), "--model", str(model_dir))
     assert res.exit_code == 1 and "outside the vocabulary" in res.output
-
-
-def test_info_prints_card_and_special_ids(model_dir):
-    res = _run("info", str(model_dir))
-    assert res.exit_code == 0, res.output
-    assert "codes 0..511" in res.output and "CHAINBREAK" in res.output and "516" in res.output
-    assert "random init" in res.output
-    js = json.loads(_run("info", str(model_dir), "--json").output)
-    assert js["vocabulary"]["special_tokens"]["MASK"]["id"] == 512
-    assert _run("info", "no-such-model").exit_code == 1
 
 
 @pytest.mark.ray

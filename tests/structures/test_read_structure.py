@@ -361,6 +361,26 @@ def test_bad_paths(tmp_path: Path) -> None:
         read_structure(12345)
 
 
+def test_truncated_mmcif_says_so_and_keeps_the_detail(structures_dir: Path, tmp_path: Path) -> None:
+    cut = tmp_path / "1a8o_cut.cif"
+    cut.write_bytes((structures_dir / "1a8o.cif").read_bytes()[:30_000])  # ends inside atom_site
+    with pytest.raises(errors.CorruptStructureError) as info:
+        read_structure(cut)
+    message = str(info.value)
+    assert message.startswith(f"{cut}: truncated or corrupt mmCIF (")
+    assert "atom_site" in message  # the parser's detail follows
+
+
+def test_text_file_named_gz_is_not_valid_gzip(structures_dir: Path, tmp_path: Path) -> None:
+    fake = tmp_path / "notes.pdb.gz"
+    fake.write_bytes((structures_dir / "not_a_structure.pdb").read_bytes())
+    with pytest.raises(errors.CorruptStructureError, match="not a valid gzip file"):
+        read_structure(fake)
+    plain = tmp_path / "1ubi.pdb.gz"  # an uncompressed structure under a .gz name is still read
+    plain.write_bytes((structures_dir / "1ubi.pdb").read_bytes())
+    assert len(read_structure(plain).chains[0]) == 76
+
+
 def test_complex_is_frozen(structures_dir: Path) -> None:
     cx = read_structure(structures_dir / "1ubi.pdb")
     assert isinstance(cx, ProteinComplex)

@@ -197,3 +197,29 @@ def test_long_chain_is_not_truncated(tok, o21):
     (r,) = tok.encode(long)
     assert len(r) == len(long) == 1489 and r.mask.sum() == mask[:, :3].all(1).sum()
     assert not np.array_equal(r.tokens, np.concatenate([x.tokens for x in o21]))  # neighbours changed
+
+
+def test_pair_ids_of_real_chains_batch_in_one_call(tok):
+    """SaProt-style pairs of real chains pad into one LM batch with the pair vocabulary's own specials."""
+    from protok.tokenizer import collate, deinterleave, interleave, join_chains
+
+    chains = [c for src in (STRUCTURES / "1ubi.pdb", STRUCTURES / "2xhe.pdb.gz") for c in tok.encode(src)]
+    rows = [interleave(c.sequence, c.tokens, tok.vocab) for c in chains]
+    pv = tok.vocab.pairs
+    assert max(int(r.max()) for r in rows) > tok.vocab.size  # pair ids go far past the token vocabulary
+    batch = collate(rows, pv, pad_to_multiple_of=8)
+    longest = max(len(r) for r in rows) + 2
+    assert batch.input_ids.shape == (len(rows), -(-longest // 8) * 8)
+    for i, (row, chain) in enumerate(zip(rows, chains)):
+        n = len(row)
+        ids = batch.input_ids[i]
+        assert ids[0] == pv.bos and ids[n + 1] == pv.eos and (ids[n + 2 :] == pv.pad).all()
+        seq, toks = deinterleave(ids[1 : n + 1].numpy(), tok.vocab)
+        assert seq == chain.sequence and (toks == np.where(chain.mask, chain.tokens, tok.vocab.missing)).all()
+        assert int(batch.lengths[i]) == n + 2
+    # the pair specials sit after every pair id and never collide with one
+    assert min(pv.special_ids.values()) == 21 * (tok.vocab.codebook_size + 1)
+    joined = join_chains(rows[1:], pv)  # a complex as one row of pairs
+    assert (joined == pv.chainbreak).sum() == len(rows) - 2
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        collate([np.array([pv.size])], pv)

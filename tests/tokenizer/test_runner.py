@@ -63,8 +63,10 @@ def test_parse_file_records_failures_instead_of_raising(mixed_folder, tok):
     assert ok.error is None and len(ok.items) == 1
     for b in bad:
         res = parse_file(str(b))
-        assert res.items == [] and res.error and str(b) in res.error
-    assert "NoProteinChain" in parse_file(str(bad[1])).error
+        assert res.items == [] and res.error and res.source == str(b)
+        assert str(b) not in res.error  # the reason does not repeat the path it is recorded against
+    assert parse_file(str(bad[1])).error.startswith("NoProteinChainError: no protein chain")
+    assert parse_file(str(bad[0])).error.startswith("CorruptStructureError: truncated coordinate record")
 
 
 @pytest.mark.parametrize("ext", ["jsonl", "parquet", "fasta"])
@@ -101,6 +103,18 @@ def test_stream_output_is_fasta(tok, tmp_path):
     header, text = buf.getvalue().splitlines()
     assert header == ">1ubi_A" and summary.ok == 1
     assert from_text(text, tok.vocab).tolist() == tok.encode(src)[0].tokens.tolist()
+
+
+def test_stream_output_names_a_failed_file_once(tok, caplog):
+    import io
+
+    bad = str(Path(__file__).resolve().parents[2] / "structures" / "not_a_structure.pdb")
+    with caplog.at_level("WARNING", logger="protok.tokenizer.runner"):
+        summary = run_tokenize(tok, RunConfig(inputs=[bad], progress=False), stream=io.StringIO())
+    assert summary.failed == 1
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert message.startswith(f"failed: {bad}: UnknownFormatError: not a PDB, mmCIF or BinaryCIF file")
+    assert message.count(bad) == 1
 
 
 def test_resume_drops_orphans_and_torn_manifest_lines(mixed_folder, tok, tmp_path):
@@ -173,7 +187,7 @@ def test_encode_failure_is_recorded_against_its_file(mixed_folder, tok, monkeypa
     monkeypatch.setattr(tok, "encode_featurized", flaky)
     records, failed = runner.encode_group(tok, results)
     assert [f.source for f in failed] == [files[1]]
-    assert "MemoryError" in failed[0].reason and files[1] in failed[0].reason
+    assert failed[0].reason == "MemoryError: simulated out of memory"
     assert {r["source"] for r in records} == {files[0], files[2]}
 
 

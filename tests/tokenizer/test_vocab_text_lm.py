@@ -128,3 +128,17 @@ def test_aa_alphabet_matches_graph():
     from protok.tokenizer import AA_ALPHABET
 
     assert AA_ALPHABET == GRAPH_AA
+
+
+def test_pair_vocabulary_specials_follow_the_pair_ids():
+    pv = V.pairs
+    n_pairs = pair_vocab_size(V)
+    assert pv.regular == n_pairs == 21 * 513
+    assert list(pv.special_ids) == ["MASK", "EOS", "BOS", "PAD", "CHAINBREAK"]
+    assert list(pv.special_ids.values()) == list(range(n_pairs, n_pairs + 5))
+    assert (pv.mask, pv.eos, pv.bos, pv.pad, pv.chainbreak) == tuple(range(n_pairs, n_pairs + 5))
+    assert pv.size == n_pairs + 5
+    d = pv.to_dict()
+    assert d["pairs"] == [0, n_pairs - 1] and d["special_tokens"]["PAD"]["id"] == pv.pad
+    # the structure vocabulary is unchanged
+    assert (V.mask, V.pad, V.missing, V.size) == (512, 515, 517, 518)

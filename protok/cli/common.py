@@ -1,0 +1,45 @@
+"""What every ``protok`` command shares: exit statuses and how protok errors reach the user.
+
+Exit statuses, the same for every command:
+
+* 0 - done;
+* 1 - an input could not be used (bad content, failed records, a model that does not match), or some
+  inputs of a batch failed (they are listed in the errors file and the others are written);
+* 2 - the command line cannot be carried out: a bad option, or an input path, model or data folder
+  that does not exist.
+
+Errors are printed as one line, ``Error: <file>: <reason>``, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import click
+
+from protok.errors import ModelNotFoundError, ProtokError
+
+__all__ = ["EXIT_FAILED", "EXIT_USAGE", "NotFound", "protok_errors"]
+
+#: Exit status when an input could not be used or some inputs of a batch failed.
+EXIT_FAILED: int = 1
+#: Exit status when the command line cannot be carried out (bad option, missing path or model).
+EXIT_USAGE: int = 2
+
+
+class NotFound(click.ClickException):
+    """An input path, model or data folder named on the command line does not exist (exit status 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+@contextlib.contextmanager
+def protok_errors() -> Iterator[None]:
+    """Turn a :class:`protok.errors.ProtokError` into a one-line message and the documented exit status."""
+    try:
+        yield
+    except ProtokError as exc:
+        if isinstance(exc, (FileNotFoundError, ModelNotFoundError)):
+            raise NotFound(str(exc)) from None
+        raise click.ClickException(str(exc)) from None
