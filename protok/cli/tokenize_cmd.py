@@ -59,11 +59,13 @@ def tokenize_cmd(inputs, output, chains, model_name, structure_model, device, wo
     """Turn structure files (PDB / mmCIF / BinaryCIF, .gz too) into structure tokens.
 
     INPUTS are files, directories (searched recursively) or globs. Without -o, prints FASTA-style records
-    (>{id}_{chain}, then the tokens as text). Failed inputs are recorded in OUTPUT-stem.errors.tsv and the run
-    goes on; the exit status is 1 when any input failed.
+    (>{id}_{chain}, then the tokens as text). A record's id is its file name without the extension; files
+    that would share one are named by their relative path (a/x, b/x), with the extension where needed
+    (x.pdb, x.cif). Failed inputs are recorded in OUTPUT.errors.tsv (e.g. tokens.jsonl.errors.tsv) and the
+    run goes on; the exit status is 1 while any input of the output fails (--resume tries them again).
     """
     from protok.errors import ProtokError
-    from protok.tokenizer.inputs import collect_inputs, parse_shard, select_shard
+    from protok.tokenizer.inputs import collect_inputs, parse_shard, record_ids, select_shard
     from protok.tokenizer.tokenfile import format_of
     from protok.tokenizer.workers import (
         DEFAULT_MODEL,
@@ -76,6 +78,7 @@ def tokenize_cmd(inputs, output, chains, model_name, structure_model, device, wo
     logging.basicConfig(level=logging.WARNING, format="protok: %(message)s")
     try:
         files = collect_inputs(inputs)
+        ids = record_ids(files)  # over all inputs, so every shard of a run names records alike
         if shard_spec:
             files = select_shard(files, *parse_shard(shard_spec))
         if output is not None:
@@ -109,6 +112,7 @@ def tokenize_cmd(inputs, output, chains, model_name, structure_model, device, wo
             progress=progress,
             model_name=model_name or tok.name,
             device=device,
+            ids=ids,
         )
         try:
             summary = run_tokenize(tok, cfg, stream=sys.stdout, pool=pool)

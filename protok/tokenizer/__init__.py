@@ -31,6 +31,8 @@ _LAZY: dict[str, str] = {
     "interleave_text": "protok.tokenizer.lm",
     "join_chains": "protok.tokenizer.lm",
     "pair_vocab_size": "protok.tokenizer.lm",
+    "EncodedBatch": "protok.tokenizer.result",
+    "FailedInput": "protok.tokenizer.store",
     "TokenizedChain": "protok.tokenizer.result",
     "format_residue_ids": "protok.tokenizer.result",
     "parse_residue_ids": "protok.tokenizer.result",
@@ -40,15 +42,21 @@ _LAZY: dict[str, str] = {
     "read_records": "protok.tokenizer.tokenfile",
     "write_records": "protok.tokenizer.tokenfile",
     "SPECIAL_TEXT": "protok.tokenizer.vocab",
+    "PAIR_SPECIAL_TOKENS": "protok.tokenizer.vocab",
+    "PairVocabulary": "protok.tokenizer.vocab",
     "SPECIAL_TOKENS": "protok.tokenizer.vocab",
     "Vocabulary": "protok.tokenizer.vocab",
 }
 
 __all__ = [
     "AA_ALPHABET",
+    "EncodedBatch",
+    "FailedInput",
     "Featurized",
     "LMBatch",
     "MIN_ROWS",
+    "PAIR_SPECIAL_TOKENS",
+    "PairVocabulary",
     "RECORD_FIELDS",
     "SPECIAL_TEXT",
     "SPECIAL_TOKENS",
@@ -87,10 +95,17 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         join_chains,
         pair_vocab_size,
     )
-    from protok.tokenizer.result import TokenizedChain, format_residue_ids, parse_residue_ids
+    from protok.tokenizer.result import EncodedBatch, TokenizedChain, format_residue_ids, parse_residue_ids
+    from protok.tokenizer.store import FailedInput
     from protok.tokenizer.text import from_text, to_text
     from protok.tokenizer.tokenfile import RECORD_FIELDS, read_records, write_records
-    from protok.tokenizer.vocab import SPECIAL_TEXT, SPECIAL_TOKENS, Vocabulary
+    from protok.tokenizer.vocab import (
+        PAIR_SPECIAL_TOKENS,
+        SPECIAL_TEXT,
+        SPECIAL_TOKENS,
+        PairVocabulary,
+        Vocabulary,
+    )
 
 
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

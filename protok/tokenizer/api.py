@@ -14,18 +14,20 @@ tokens are bit-identical whatever the batch composition or thread count (tested)
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
-from protok.errors import ProtokError
+from protok.errors import ProtokError, failure_reason
 from protok.structures.chain import ProteinChain, ProteinComplex
-from protok.tokenizer.result import TokenizedChain
+from protok.tokenizer.inputs import entry_id, record_ids
+from protok.tokenizer.result import EncodedBatch, TokenizedChain
+from protok.tokenizer.store import FailedInput
 from protok.tokenizer.text import from_text
 from protok.tokenizer.vocab import Vocabulary
 
@@ -40,6 +42,8 @@ __all__ = [
     "load",
 ]
 
+log = logging.getLogger(__name__)
+
 #: Minimum residues per encoder call (see the module docstring on batch invariance).
 MIN_ROWS: int = 64
 #: Default residues per encoder call on a CPU: the per-residue cost is lowest near 2,048 (the edge tensors
@@ -47,24 +51,6 @@ MIN_ROWS: int = 64
 CPU_BATCH_RESIDUES: int = 2048
 #: Default residues per encoder call on a GPU.
 GPU_BATCH_RESIDUES: int = 32768
-
-_STRUCT_SUFFIXES = (".pdb", ".ent", ".cif", ".mmcif", ".pdbx", ".bcif", ".bcif.gz")
-
-
-def entry_id(source: Any) -> str:
-    """Entry id of a source: the file name without ``.gz`` and structure extensions (``1abc.cif.gz`` -> ``1abc``).
-
-    In-memory sources give their description (``<bytes>``, ``<memory>``, ...).
-    """
-    if isinstance(source, (str, os.PathLike)):
-        name = Path(source).name
-        if name.lower().endswith(".gz"):
-            name = name[:-3]
-        for suf in _STRUCT_SUFFIXES:
-            if name.lower().endswith(suf):
-                return name[: -len(suf)]
-        return Path(name).stem or name
-    return str(source)
 
 
 @dataclass(frozen=True, eq=False)
@@ -323,24 +309,92 @@ class Tokenizer:
         return self.encode_batch([source], chains=chains, model=model)[0]
 
     def encode_batch(
-        self, sources: Iterable[Any], chains: Sequence[str] | str | None = None, model: int | None = None
-    ) -> list[list[TokenizedChain]]:
+        self,
+        sources: Iterable[Any],
+        chains: Sequence[str] | str | None = None,
+        model: int | None = None,
+        *,
+        errors: Literal["raise", "skip"] = "raise",
+    ) -> EncodedBatch:
         """Tokenize many structures, packing their chains into shared encoder calls.
 
         Tokens are bit-identical to ``[self.encode(s) for s in sources]`` whatever the batch composition.
+        Chains are named as :func:`protok.tokenizer.inputs.record_ids` names a run's files (unique ids).
+
+        Parameters
+        ----------
+        sources : iterable
+            Anything :meth:`encode` accepts, one structure each.
+        chains, model
+            As for :meth:`encode`, applied to every source.
+        errors : {"raise", "skip"}
+            ``"raise"`` (default): the first input that cannot be read or encoded raises its typed error.
+            ``"skip"``: such inputs are left out of the result and listed in ``result.failures``
+            (``FailedInput(source, reason)``, also logged as a warning); the others are returned.
 
         Returns
         -------
-        list of list of TokenizedChain
-            ``out[i]`` holds the chains of ``sources[i]``.
+        EncodedBatch
+            A list: ``out[i]`` holds the chains of the i-th source (of the i-th source that did not fail,
+            with ``errors="skip"``); ``out.failures`` lists the inputs left out.
         """
-        per_source: list[list[Featurized]] = []
-        for src in sources:
-            sid = entry_id(_describe(src))
-            per_source.append([self.featurize(c, sid) for c in _as_chains(src, chains, model)])
-        flat = [f for fs in per_source for f in fs]
-        results = iter(self.encode_featurized(flat))
-        return [[next(results) for _ in fs] for fs in per_source]
+        if errors not in ("raise", "skip"):
+            raise ValueError(f"errors must be 'raise' or 'skip', got {errors!r}")
+        sources = list(sources)
+        names = [_describe(s) for s in sources]
+        ids = record_ids([os.fspath(n) for n in names if isinstance(n, (str, os.PathLike))])
+        groups: list[list[Featurized]] = []
+        kept: list[Any] = []
+        failures: list[FailedInput] = []
+        for src, name in zip(sources, names):
+            sid = ids[os.fspath(name)] if isinstance(name, (str, os.PathLike)) else entry_id(name)
+            try:
+                groups.append([self.featurize(c, sid) for c in _as_chains(src, chains, model)])
+            except Exception as exc:  # noqa: BLE001 - recorded below (skip) or raised again
+                if errors == "raise":
+                    raise
+                failures.append(FailedInput(str(name), failure_reason(exc, name)))
+                continue
+            kept.append(name)
+        if errors == "raise":
+            results = iter(self.encode_featurized([f for g in groups for f in g]))
+            return EncodedBatch([[next(results) for _ in g] for g in groups])
+        out = []
+        for name, encoded in zip(kept, self.encode_groups(groups)):
+            if isinstance(encoded, Exception):
+                failures.append(FailedInput(str(name), failure_reason(encoded, name)))
+            else:
+                out.append(encoded)
+        order = {str(n): i for i, n in enumerate(names)}
+        failures.sort(key=lambda f: order.get(f.source, 0))
+        for f in failures:
+            log.warning("skipped %s: %s", f.source, f.reason)
+        return EncodedBatch(out, failures)
+
+    def encode_groups(self, groups: Sequence[Sequence[Featurized]]) -> list[list[TokenizedChain] | Exception]:
+        """Encode groups of featurized chains (one group per input) in shared encoder calls.
+
+        Should the encoder fail on them all together (a chain too large for memory, say), each group is
+        encoded alone, so the failure is returned in place of the group that causes it and the others
+        still get their tokens.
+
+        Returns
+        -------
+        list
+            Per group: its chains' results, or the exception encoding it raised.
+        """
+        try:
+            results = iter(self.encode_featurized([f for g in groups for f in g]))
+            return [[next(results) for _ in g] for g in groups]
+        except Exception:  # noqa: BLE001 - isolate the group below
+            pass
+        out: list[list[TokenizedChain] | Exception] = []
+        for g in groups:
+            try:
+                out.append(self.encode_featurized(g))
+            except Exception as exc:  # noqa: BLE001 - returned to the caller, which records it
+                out.append(exc)
+        return out
 
     def embed(
         self, source: Any, chains: Sequence[str] | str | None = None, model: int | None = None

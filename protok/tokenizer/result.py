@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["TokenizedChain", "format_residue_ids", "parse_residue_ids"]
+__all__ = ["EncodedBatch", "TokenizedChain", "format_residue_ids", "parse_residue_ids"]
 
 
 def format_residue_ids(res_ids: np.ndarray, ins_codes: np.ndarray) -> list[str]:
@@ -96,3 +96,17 @@ class TokenizedChain:
 
     def __repr__(self) -> str:
         return f"TokenizedChain(id={self.id!r}, chain_id={self.chain_id!r}, length={len(self)})"
+
+
+class EncodedBatch(list):  # type: ignore[type-arg]
+    """What :meth:`protok.tokenizer.Tokenizer.encode_batch` returns: a list with one entry per input (a list of
+    :class:`TokenizedChain`, one per chain), and ``failures``.
+
+    With ``errors="skip"`` inputs that could not be tokenized are left out of the list and listed in
+    ``failures`` as :class:`protok.tokenizer.store.FailedInput` (``source``, ``reason``); each chain names
+    its input in ``source``. With ``errors="raise"`` ``failures`` is always empty.
+    """
+
+    def __init__(self, results: Any = (), failures: Any = ()) -> None:
+        super().__init__(results)
+        self.failures: list[Any] = list(failures)

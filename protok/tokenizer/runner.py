@@ -24,6 +24,7 @@ from typing import IO, Any
 
 from protok.errors import failure_reason
 from protok.tokenizer.api import Featurized, Tokenizer, entry_id, featurize
+from protok.tokenizer.inputs import record_ids
 from protok.tokenizer.store import FailedInput, ShardStore
 from protok.tokenizer.tokenfile import fasta_text
 from protok.tokenizer.workers import WorkerPool, pool_worthwhile, start_pool, worker_tokenizer
@@ -105,6 +106,7 @@ class RunConfig:
     progress: bool = True
     model_name: str | None = None  # for the Ray engine: what each worker loads
     device: str = "cpu"
+    ids: dict[str, str] | None = None  # input -> record id (default: record_ids(inputs))
 
 
 @dataclass
@@ -160,21 +162,17 @@ def encode_group(
 ) -> tuple[list[dict[str, Any]], list[FailedInput]]:
     """Encode the chains of parsed files; records in file then chain order, and the failures.
 
-    Should the encoder fail on the batch (a chain too large for memory, say), each file is encoded alone,
-    so the failure is recorded against the file that caused it and the others still get their tokens.
+    Should the encoder fail on the batch (a chain too large for memory, say), the failure is recorded
+    against the file that caused it and the others still get their tokens (:meth:`Tokenizer.encode_groups`).
     """
     failed = [FailedInput(r.source, r.error) for r in group if r.error is not None]
     ok = [r for r in group if r.error is None]
-    try:
-        return [t.to_record() for t in tok.encode_featurized([it for r in ok for it in r.items])], failed
-    except Exception:  # noqa: BLE001 - isolate the file below; one bad input never stops a run
-        pass
     records: list[dict[str, Any]] = []
-    for r in ok:
-        try:
-            records += [t.to_record() for t in tok.encode_featurized(r.items)]
-        except Exception as exc:  # noqa: BLE001
-            failed.append(FailedInput(r.source, failure_reason(exc, r.source)))
+    for r, encoded in zip(ok, tok.encode_groups([r.items for r in ok])):
+        if isinstance(encoded, Exception):
+            failed.append(FailedInput(r.source, failure_reason(encoded, r.source)))
+        else:
+            records += [t.to_record() for t in encoded]
     order = {r.source: i for i, r in enumerate(group)}
     failed.sort(key=lambda f: order[f.source])
     return records, failed
@@ -330,10 +328,14 @@ def run_tokenize(
     ``pool``: encoding workers already started with :func:`protok.tokenizer.workers.start_pool` for the
     same model (local engine, CPU); the caller owns it. Without it the run starts its own when worthwhile.
 
+    Record ids come from ``cfg.ids``, else :func:`protok.tokenizer.inputs.record_ids` of ``cfg.inputs``: unique
+    within the run. With ``cfg.resume``, inputs that failed before are tried again.
+
     Returns
     -------
     RunSummary
-        ``failed > 0`` means some inputs were recorded in the errors file (or logged, for stream output).
+        ``failed > 0`` means some inputs of the output still fail: they are listed in the errors file (or
+        logged, for stream output).
     """
     t0 = time.perf_counter()
     if tok is None:
@@ -343,21 +345,29 @@ def run_tokenize(
     summary = RunSummary(files=len(cfg.inputs))
     store: ShardStore | None = None
     todo = list(cfg.inputs)
+    ids = cfg.ids if cfg.ids is not None else record_ids(cfg.inputs)
     if cfg.output is not None:
         store = ShardStore(Path(cfg.output), tok.vocab)
         summary.errors_path = store.errors_path
         if cfg.resume and not store.has_unfinished_run and store.output.exists():
-            log.info("%s is complete; nothing to resume", store.output)
-            summary.done_before = len(todo)
-            summary.seconds = time.perf_counter() - t0
-            return summary
-        store.start(cfg.resume)
+            retry = store.reopen(todo)  # the finished output's failed inputs are tried again
+            if not retry:
+                log.info("%s is complete; nothing to resume", store.output)
+                summary.done_before = len(todo)
+                summary.failures = list(store.failures)
+                summary.failed = len(store.failures)
+                summary.seconds = time.perf_counter() - t0
+                return summary
+        else:
+            store.start(cfg.resume)
         summary.done_before = len(store.done & set(todo))
         todo = [f for f in todo if f not in store.done]
 
     bar = _progress(cfg, total=len(cfg.inputs), initial=summary.done_before)
 
     def handle(records: list[dict[str, Any]], sources: list[str], failed: list[FailedInput]) -> None:
+        for r in records:
+            r["id"] = ids.get(r["source"], r["id"])
         if store is not None:
             store.commit(records, sources, failed)
         else:
@@ -390,9 +400,10 @@ def run_tokenize(
             bar.close()
     if store is not None:
         store.finalize()
+        inputs = set(cfg.inputs)
         summary.failures = list(store.failures)
         summary.failed = len(store.failures)
-        summary.ok = len(store.done & set(cfg.inputs)) - summary.failed
+        summary.ok = len(store.done & inputs) - sum(f.source in inputs for f in store.failures)
     summary.seconds = time.perf_counter() - t0
     return summary
 

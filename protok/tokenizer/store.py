@@ -5,12 +5,17 @@ Layout for an output ``OUT`` (e.g. ``tokens.jsonl``)::
     OUT.parts/part-000000.jsonl   finished shards (written as ``.tmp`` then renamed)
     OUT.parts/manifest.jsonl      one line per committed shard: its file, the inputs it covers, their errors
     OUT                           the merged result, written when the run completes (temp file + rename)
-    OUT-without-extension.errors.tsv   ``source<TAB>reason`` for every input that failed
+    OUT.errors.tsv                ``source<TAB>reason`` for every input that failed (one per output:
+                                  ``tokens.jsonl.errors.tsv`` and ``tokens.parquet.errors.tsv`` never clash)
 
 Commit order: shard temp file -> fsync -> rename -> manifest line appended and fsynced. An input counts as
 done only once its manifest line is complete, so a ``kill -9`` at any moment leaves either a committed shard
 or an orphan (a shard without a manifest line, or a torn last manifest line) that :class:`ShardStore`
 deletes on resume; the orphan's inputs are redone. No input is ever lost or written twice.
+
+Resuming retries the inputs that failed: those of the committed shards of an unfinished run, and those
+listed in the errors file of a finished output (whose records are kept: the finished output becomes the
+first shard of the resumed run and is replaced, merged with the new shards, only when that run completes).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from typing import Any
 from protok.tokenizer.tokenfile import format_of, write_records
 from protok.tokenizer.vocab import Vocabulary
 
-__all__ = ["FailedInput", "ShardStore", "errors_path_for"]
+__all__ = ["FailedInput", "ShardStore", "errors_path_for", "read_errors"]
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +46,18 @@ class FailedInput:
 
 
 def errors_path_for(output: str | os.PathLike[str]) -> Path:
-    """``tokens.jsonl`` -> ``tokens.errors.tsv`` (next to the output)."""
+    """``tokens.jsonl`` -> ``tokens.jsonl.errors.tsv`` (next to the output; one per output file)."""
     p = Path(output)
-    return p.with_name(p.stem + ".errors.tsv")
+    return p.with_name(p.name + ".errors.tsv")
+
+
+def read_errors(path: str | os.PathLike[str]) -> list[FailedInput]:
+    """The failed inputs listed in an errors file written by :meth:`ShardStore.write_errors` (none if absent)."""
+    p = Path(path)
+    if not p.is_file():
+        return []
+    lines = p.read_text(encoding="utf-8").splitlines()[1:]
+    return [FailedInput(*line.split("\t", 1)) for line in lines if "\t" in line]
 
 
 def _fsync_write(path: Path, text: str, mode: str = "w") -> None:
@@ -116,9 +130,44 @@ class ShardStore:
                 log.info("removing orphan shard %s", f)
                 f.unlink()
         self._entries = good
+        failed_last: dict[str, bool] = {}  # an input's latest outcome decides: failed ones are retried
         for e in good:
-            self.done.update(e["sources"])
-            self.failures.extend(FailedInput(**f) for f in e["failed"])
+            failed_here = {f["source"] for f in e["failed"]}
+            failed_last.update((src, src in failed_here) for src in e["sources"])
+            # failures of inputs outside the run, carried over from a finished output (see reopen)
+            self.failures.extend(FailedInput(**f) for f in e["failed"] if f["source"] not in e["sources"])
+        self.done.update(src for src, failed in failed_last.items() if not failed)
+
+    def reopen(self, inputs: Sequence[str]) -> list[str]:
+        """Resume a finished output: the inputs among ``inputs`` that its errors file lists are to be retried.
+
+        The finished output becomes the first shard of a new unfinished run (a hard link or copy, so it
+        stays whole where it is until :meth:`finalize` replaces it with the merged result); every other input
+        counts as done. Failures of inputs not in ``inputs`` are kept. Returns the inputs to retry (none:
+        nothing is changed on disk).
+        """
+        earlier = read_errors(self.errors_path)
+        wanted = set(inputs)
+        retry = [f.source for f in earlier if f.source in wanted]
+        self.failures = [f for f in earlier if f.source not in wanted]
+        if not retry:
+            return []
+        self.parts.mkdir(parents=True, exist_ok=False)
+        name = f"part-{0:06d}.{self.fmt}"
+        tmp = self.parts / (name + ".tmp")
+        try:
+            os.link(self.output, tmp)
+        except OSError:
+            shutil.copyfile(self.output, tmp)
+        os.replace(tmp, self.parts / name)
+        again = set(retry)
+        kept = [src for src in inputs if src not in again]
+        carried = [{"source": f.source, "reason": f.reason} for f in self.failures]
+        entry = {"shard": name, "sources": kept, "records": None, "failed": carried}
+        _fsync_write(self.manifest, json.dumps(entry) + "\n", mode="a")
+        self._entries.append(entry)
+        self.done.update(kept)
+        return retry
 
     # ------------------------------------------------------------------ commit
     def commit(

@@ -57,7 +57,7 @@ def test_tokenize_jsonl_fields_and_failure_exit(model_dir, tmp_path):
     )
     assert res.exit_code == 1
     last = res.stderr.strip().splitlines()[-1]
-    assert "2 ok, 1 failed" in last and "t.errors.tsv" in last
+    assert "2 ok, 1 failed" in last and "t.jsonl.errors.tsv" in last
     recs = [json.loads(line) for line in out.read_text().splitlines()]
     assert [list(r) for r in recs] == [
         ["id", "source", "chain", "length", "sequence", "tokens", "residue_ids"]
@@ -65,7 +65,31 @@ def test_tokenize_jsonl_fields_and_failure_exit(model_dir, tmp_path):
     by_id = {r["id"]: r for r in recs}
     assert by_id["1ubi"]["length"] == 76 and by_id["1ubi"]["source"] == str(folder / "1ubi.pdb")
     assert "9A" in by_id["2n0n_model1"]["residue_ids"]
-    assert "not_a_structure.pdb" in (tmp_path / "t.errors.tsv").read_text()
+    assert "not_a_structure.pdb" in (tmp_path / "t.jsonl.errors.tsv").read_text()
+
+
+def test_each_output_has_its_own_errors_file_and_resume_exits_1_while_inputs_fail(model_dir, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(STRUCTURES / "1ubi.pdb", folder / "1ubi.pdb")
+    shutil.copy(STRUCTURES / "empty.pdb", folder / "late.pdb")
+    common = [str(folder), "--model", str(model_dir), "--workers", "0", "--no-progress"]
+    for ext in ("parquet", "jsonl"):
+        res = _run("tokenize", *common, "-o", str(tmp_path / f"tokens.{ext}"))
+        assert res.exit_code == 1 and f"tokens.{ext}.errors.tsv" in res.stderr
+    for ext in ("parquet", "jsonl"):  # the second run did not overwrite the first one's errors file
+        lines = (tmp_path / f"tokens.{ext}.errors.tsv").read_text().splitlines()
+        assert len(lines) == 2 and lines[1].startswith(f"{folder / 'late.pdb'}\tEmptyStructureError: ")
+    assert not (tmp_path / "tokens.errors.tsv").exists()
+    out = str(tmp_path / "tokens.jsonl")
+    again = _run("tokenize", *common, "-o", out, "--resume")
+    assert again.exit_code == 1 and "1 failed" in again.stderr.splitlines()[-1]
+    shutil.copy(STRUCTURES / "1ejg.pdb", folder / "late.pdb")  # mended: retried and written
+    fixed = _run("tokenize", *common, "-o", out, "--resume")
+    assert fixed.exit_code == 0, fixed.output
+    assert sorted(json.loads(line)["id"] for line in Path(out).read_text().splitlines()) == ["1ubi", "late"]
+    assert not (tmp_path / "tokens.jsonl.errors.tsv").exists()
+    assert (tmp_path / "tokens.parquet.errors.tsv").exists()
 
 
 def test_tokenize_with_early_worker_pool_matches_in_process(model_dir, tmp_path, monkeypatch):
@@ -166,7 +190,7 @@ def test_ray_engine_matches_local(model_dir, tmp_path):
                        "--files-per-shard", "2", "--no-progress")  # fmt: skip
             assert res.exit_code == 1, res.output  # ions.pdb has no protein chain
             outs[engine] = sorted(out.read_text().splitlines())
-            assert "ions.pdb" in (tmp_path / f"{engine}.errors.tsv").read_text()
+            assert "ions.pdb" in (tmp_path / f"{engine}.jsonl.errors.tsv").read_text()
         assert outs["ray"] == outs["local"] and len(outs["ray"]) == 3
     finally:
         ray.shutdown()

@@ -223,3 +223,51 @@ def test_pair_ids_of_real_chains_batch_in_one_call(tok):
     assert (joined == pv.chainbreak).sum() == len(rows) - 2
     with pytest.raises(ValueError, match="outside the vocabulary"):
         collate([np.array([pv.size])], pv)
+
+
+def test_encode_batch_skip_returns_the_others_and_reports_each_failure(tok, tmp_path):
+    good = [STRUCTURES / "1ubi.pdb", STRUCTURES / "2xhe.pdb.gz", STRUCTURES / "1a8o.cif"]
+    bad = [STRUCTURES / "not_a_structure.pdb", STRUCTURES / "ions.pdb"]
+    sources = [good[0], bad[0], good[1], bad[1], good[2]]
+    with pytest.raises(StructureError, match="not_a_structure"):
+        tok.encode_batch(sources)  # errors="raise" is the default
+    out = tok.encode_batch(sources, errors="skip")
+    assert [[c.id for c in chains] for chains in out] == [["1ubi"], ["2xhe", "2xhe"], ["1a8o"]]
+    ref = tok.encode_batch(good)
+    for a, b in zip(out, ref):
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x.tokens, y.tokens)
+    assert [(f.source, f.reason.split(":")[0]) for f in out.failures] == [
+        (str(bad[0]), "UnknownFormatError"),
+        (str(bad[1]), "NoProteinChainError"),
+    ]
+    assert not ref.failures
+    with pytest.raises(ValueError, match="errors"):
+        tok.encode_batch(good, errors="ignore")
+
+
+def test_encode_batch_skip_isolates_an_encoder_failure(tok, monkeypatch):
+    sources = [STRUCTURES / "1ubi.pdb", STRUCTURES / "1ejg.pdb", STRUCTURES / "1lcd.pdb"]
+    original = tok.encode_featurized
+
+    def flaky(items):
+        if any(len(it.chain) == 46 for it in items):  # 1ejg's chain
+            raise MemoryError("simulated out of memory")
+        return original(items)
+
+    monkeypatch.setattr(tok, "encode_featurized", flaky)
+    out = tok.encode_batch(sources, errors="skip")
+    assert [chains[0].id for chains in out] == ["1ubi", "1lcd"]
+    assert [(f.source, f.reason) for f in out.failures] == [
+        (str(sources[1]), "MemoryError: simulated out of memory")
+    ]
+
+
+def test_encode_batch_ids_are_unique_for_same_named_files(tok, tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for d, name in (("a", "1ubi.pdb"), ("b", "1ejg.pdb")):
+        (tmp_path / d / "x.pdb").write_bytes((STRUCTURES / name).read_bytes())
+    out = tok.encode_batch([tmp_path / "a" / "x.pdb", tmp_path / "b" / "x.pdb"])
+    assert [chains[0].id for chains in out] == ["a/x", "b/x"]
+    assert tok.encode(tmp_path / "a" / "x.pdb")[0].id == "x"

@@ -16,7 +16,7 @@ import pytest
 from protok.errors import InputNotFoundError
 from protok.structures import read_structure
 from protok.tokenizer import Tokenizer, read_records
-from protok.tokenizer.inputs import collect_inputs, parse_shard, select_shard
+from protok.tokenizer.inputs import collect_inputs, parse_shard, record_ids, select_shard
 from protok.tokenizer.runner import RunConfig, parse_file, run_tokenize
 from protok.tokenizer.store import ShardStore, errors_path_for
 
@@ -142,9 +142,81 @@ def test_resume_drops_orphans_and_torn_manifest_lines(mixed_folder, tok, tmp_pat
     assert summary.done_before == 2
     assert _got(out) == _expected(good)
     assert summary.failed == 2
-    # resuming a finished run is a no-op
+    # resuming a finished run tries its failed inputs again (they still fail) and keeps every record
     again = run_tokenize(tok, RunConfig(inputs=files, output=out, resume=True, progress=False))
-    assert again.done_before == len(files) and _got(out) == _expected(good)
+    assert again.done_before == len(files) - 2 and again.failed == 2 and _got(out) == _expected(good)
+    assert not out.with_name(out.name + ".parts").exists()
+
+
+def test_record_ids_are_unique_within_a_run(tok, tmp_path):
+    """Same file names in two folders, and one entry as .pdb and .cif: every record keeps its own id."""
+    s = Path(__file__).resolve().parents[2] / "structures"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    copies = {
+        "a/x.pdb": "1ubi.pdb", "b/x.pdb": "1ejg.pdb", "1a8o.pdb": "1a8o.pdb", "1a8o.cif": "1a8o.cif",
+        "b/2xhe.pdb.gz": "2xhe.pdb.gz",
+    }  # fmt: skip
+    for target, name in copies.items():
+        (tmp_path / target).write_bytes((s / name).read_bytes())
+    files = collect_inputs([tmp_path])
+    ids = record_ids(files)
+    assert {Path(f).relative_to(tmp_path).as_posix(): i for f, i in ids.items()} == {
+        "a/x.pdb": "a/x", "b/x.pdb": "b/x", "1a8o.pdb": "1a8o.pdb", "1a8o.cif": "1a8o.cif",
+        "b/2xhe.pdb.gz": "2xhe",
+    }  # fmt: skip
+    out = tmp_path / "t.jsonl"
+    run_tokenize(tok, RunConfig(inputs=files, output=out, files_per_shard=2, progress=False))
+    recs = list(read_records(out))
+    assert len(recs) == 6
+    assert len({(r["id"], r["chain"]) for r in recs}) == 6  # no two records share id and chain
+    assert {r["id"]: r["source"] for r in recs}["a/x"] == str(tmp_path / "a" / "x.pdb")
+    # a shard of the run names its records as the whole run does
+    shard = run_tokenize(
+        tok, RunConfig(inputs=files[1:2], output=tmp_path / "s.jsonl", ids=ids, progress=False)
+    )
+    assert shard.ok == 1
+    assert [r["id"] for r in read_records(tmp_path / "s.jsonl")] == [ids[files[1]]]
+
+
+def test_resume_retries_inputs_that_failed(tok, tmp_path):
+    """A failed input is tried again on --resume, in an unfinished run and in a finished output alike."""
+    s = Path(__file__).resolve().parents[2] / "structures"
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("1ubi.pdb", "1ejg.pdb", "1lcd.pdb"):
+        (folder / name).write_bytes((s / name).read_bytes())
+    flaky = folder / "later.pdb"
+    flaky.write_bytes((s / "1ubi_truncated.pdb").read_bytes())
+    files = collect_inputs([folder])
+    for fmt in ("jsonl", "parquet", "fasta"):
+        out = tmp_path / f"tokens.{fmt}"
+        first = run_tokenize(tok, RunConfig(inputs=files, output=out, files_per_shard=2, progress=False))
+        assert (first.ok, first.failed) == (3, 1)
+        before = out.read_bytes()
+        still = run_tokenize(tok, RunConfig(inputs=files, output=out, resume=True, progress=False))
+        assert (still.ok, still.failed) == (3, 1) and still.failures[0].source == str(flaky)
+        flaky.write_bytes((s / "2n0n_model1.pdb").read_bytes())  # the input is mended
+        fixed = run_tokenize(tok, RunConfig(inputs=files, output=out, resume=True, progress=False))
+        assert (fixed.ok, fixed.failed, fixed.done_before) == (4, 0, 3)
+        assert not errors_path_for(out).exists() and not out.with_name(out.name + ".parts").exists()
+        recs = list(read_records(out, tok.vocab))
+        assert sorted(r["id"] for r in recs) == ["1ejg", "1lcd", "1ubi", "later"]
+        if fmt != "parquet":
+            assert out.read_bytes().startswith(before)  # the earlier records are kept as they were
+        flaky.write_bytes((s / "1ubi_truncated.pdb").read_bytes())
+    # an unfinished run: the failure committed in a shard is retried too
+    out = tmp_path / "unfinished.jsonl"
+    store = ShardStore(out, tok.vocab)
+    store.start(resume=False)
+    from protok.tokenizer.runner import tokenize_files
+
+    records, failed = tokenize_files(tok, [str(flaky)])
+    store.commit(records, [str(flaky)], failed)
+    assert [f.source for f in failed] == [str(flaky)]
+    flaky.write_bytes((s / "2n0n_model1.pdb").read_bytes())
+    done = run_tokenize(tok, RunConfig(inputs=files, output=out, resume=True, progress=False))
+    assert (done.ok, done.failed) == (4, 0) and len(list(read_records(out))) == 4
 
 
 def test_process_pool_gives_same_records(mixed_folder, tok, tmp_path, monkeypatch):
