@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -71,7 +72,15 @@ def to_atom_array(x: ProteinChain | ProteinComplex) -> AtomArray:
     return out
 
 
-def write_structure(x: ProteinChain | ProteinComplex | AtomArray, path: str | os.PathLike[str]) -> Path:
+def _pdb_title_lines(title: str) -> list[str]:
+    """``TITLE`` records: text from column 11, continuation records numbered from 2 (PDB format 3.3)."""
+    parts = textwrap.wrap(" ".join(title.split()), 69, break_on_hyphens=False) or [""]
+    return [f"TITLE     {parts[0]}"] + [f"TITLE   {i:>2} {text}" for i, text in enumerate(parts[1:], 2)]
+
+
+def write_structure(
+    x: ProteinChain | ProteinComplex | AtomArray, path: str | os.PathLike[str], *, title: str | None = None
+) -> Path:
     """Write a chain, complex or ``AtomArray``; the format comes from the extension.
 
     ``.pdb`` / ``.ent`` -> PDB, ``.cif`` / ``.mmcif`` -> mmCIF, ``.bcif`` -> BinaryCIF, each optionally
@@ -81,6 +90,8 @@ def write_structure(x: ProteinChain | ProteinComplex | AtomArray, path: str | os
     ----------
     x : ProteinChain, ProteinComplex or AtomArray
     path : str or os.PathLike
+    title : str, optional
+        What the file holds, written as ``TITLE`` records (PDB) or ``_struct.title`` (mmCIF, BinaryCIF).
 
     Returns
     -------
@@ -91,6 +102,8 @@ def write_structure(x: ProteinChain | ProteinComplex | AtomArray, path: str | os
     ------
     UnknownFormatError
         Unsupported extension.
+    biotite.structure.BadStructureError
+        The structure does not fit the format (PDB: a chain id longer than one character, ...).
     """
     path = Path(path)
     atoms = x if isinstance(x, AtomArray) else to_atom_array(x)
@@ -100,18 +113,24 @@ def write_structure(x: ProteinChain | ProteinComplex | AtomArray, path: str | os
     if ext in (".pdb", ".ent"):
         f = pdb.PDBFile()
         f.set_structure(atoms)
+        if title:
+            f.lines = _pdb_title_lines(title) + f.lines
         text = io.StringIO()
         f.write(text)
         data = text.getvalue().encode()
     elif ext in (".cif", ".mmcif"):
         cif = pdbx.CIFFile()
         pdbx.set_structure(cif, atoms)
+        if title:
+            cif.block["struct"] = pdbx.CIFCategory({"title": title})
         text = io.StringIO()
         cif.write(text)
         data = text.getvalue().encode()
     elif ext == ".bcif":
         bcif = pdbx.BinaryCIFFile()
         pdbx.set_structure(bcif, atoms)
+        if title:
+            bcif.block["struct"] = pdbx.BinaryCIFCategory({"title": title})
         binary = io.BytesIO()
         bcif.write(binary)
         data = binary.getvalue()

@@ -32,7 +32,7 @@ from typing import Any
 from protok.tokenizer.tokenfile import format_of, write_records
 from protok.tokenizer.vocab import Vocabulary
 
-__all__ = ["FailedInput", "ShardStore", "errors_path_for", "read_errors"]
+__all__ = ["FailedInput", "ShardStore", "errors_path_for", "read_errors", "write_errors"]
 
 log = logging.getLogger(__name__)
 
@@ -219,11 +219,20 @@ class ShardStore:
 
     def write_errors(self) -> None:
         """Write ``source<TAB>reason`` lines (tabs/newlines in reasons become spaces); none -> no file."""
-        if not self.failures:
-            if self.errors_path.exists():
-                self.errors_path.unlink()
-            return
-        lines = "".join(f"{f.source}\t{' '.join(f.reason.split())}\n" for f in self.failures)
-        tmp = self.errors_path.with_name(self.errors_path.name + ".tmp")
-        _fsync_write(tmp, "source\treason\n" + lines)
-        os.replace(tmp, self.errors_path)
+        write_errors(self.errors_path, self.failures)
+
+
+def write_errors(
+    path: str | os.PathLike[str], failures: Sequence[FailedInput], header: str = "source"
+) -> None:
+    """Write an errors file atomically: a ``{header}<TAB>reason`` line, then one line per failure (tabs and
+    newlines in reasons become spaces). No failures: no file (an earlier one is removed)."""
+    path = Path(path)
+    if not failures:
+        if path.exists():
+            path.unlink()
+        return
+    lines = "".join(f"{f.source}\t{' '.join(f.reason.split())}\n" for f in failures)
+    tmp = path.with_name(path.name + ".tmp")
+    _fsync_write(tmp, f"{header}\treason\n" + lines)
+    os.replace(tmp, path)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,9 +76,24 @@ def write_records(
         raise TokenFileError(f"{path}: unknown format {fmt!r}")
 
 
-def read_records(path: str | os.PathLike[str], vocab: Vocabulary | None = None) -> Iterator[dict[str, Any]]:
-    """Read records back (FASTA needs ``vocab`` to parse the token text; missing fields are filled in)."""
+def read_records(
+    path: str | os.PathLike[str],
+    vocab: Vocabulary | None = None,
+    *,
+    on_error: Callable[[TokenFileError], None] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Read records back (FASTA needs ``vocab`` to parse the token text; missing fields are filled in).
+
+    A malformed record raises :class:`TokenFileError` naming the file and the record, or, with
+    ``on_error``, is passed to it and skipped while reading goes on.
+    """
     fmt = format_of(path)
+
+    def bad(exc: TokenFileError) -> None:
+        if on_error is None:
+            raise exc
+        on_error(exc)
+
     if fmt == "jsonl":
         with open(path, encoding="utf-8") as fh:
             for n, line in enumerate(fh, 1):
@@ -86,16 +101,23 @@ def read_records(path: str | os.PathLike[str], vocab: Vocabulary | None = None) 
                     continue
                 try:
                     rec = json.loads(line)
+                    _check(rec, path, n)
                 except json.JSONDecodeError as exc:
-                    raise TokenFileError(f"{path}: line {n} is not JSON ({exc.msg})") from None
-                _check(rec, path, n)
-                yield rec
+                    bad(TokenFileError(f"{path}: line {n} is not JSON ({exc.msg})"))
+                except TokenFileError as exc:
+                    bad(exc)
+                else:
+                    yield rec
     elif fmt == "parquet":
         import pyarrow.parquet as pq
 
         for n, rec in enumerate(pq.read_table(path).to_pylist(), 1):
-            _check(rec, path, n)
-            yield rec
+            try:
+                _check(rec, path, n)
+            except TokenFileError as exc:
+                bad(exc)
+            else:
+                yield rec
     else:
         if vocab is None:
             raise TokenFileError(f"{path}: reading FASTA token text needs the model's vocabulary")
@@ -114,7 +136,9 @@ def read_records(path: str | os.PathLike[str], vocab: Vocabulary | None = None) 
                 try:
                     tokens = from_text(line, vocab).tolist()
                 except ValueError as exc:
-                    raise TokenFileError(f"{path}: line {n}: {exc}") from None
+                    bad(TokenFileError(f"{path}: line {n}: {exc}"))
+                    header = None
+                    continue
                 yield {
                     "id": entry or header,
                     "source": str(path),
