@@ -13,6 +13,7 @@ from protok.bench.adapters import (
     TokenizerAdapter,
     available_adapters,
     build_adapter,
+    default_tokenizers,
     parse_tokenizer_specs,
     register_adapter,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "TokenizerAdapter",
     "available_adapters",
     "build_adapter",
+    "default_tokenizers",
     "get_suite",
     "parse_tokenizer_specs",
     "prepare_dataset",

@@ -3,9 +3,11 @@
 An adapter turns a :class:`~protok.bench.data.BenchItem` into per-residue token ids and exposes the code
 vector behind each id. Built-in adapters:
 
-``protok`` (``name=path/to/checkpoint``)
-    A protok checkpoint (ProVQ, vanilla VQ, AminoAseed or any user model); code vectors are the
-    quantizer's effective codebook; decodes back to backbone coordinates.
+``protok`` (``name=MODEL``, or a registered model name alone)
+    A protok model: a registered name (``protok-provq-small-v1``), a checkpoint folder or a training run
+    (ProVQ, vanilla VQ, AminoAseed or any user model), resolved as everywhere else
+    (:func:`protok.models.registry.model_folder`); code vectors are the quantizer's effective codebook;
+    decodes back to backbone coordinates.
 ``3di``
     Foldseek 3Di via biotite's encoder (the same network as ``biotite.structure.alphabet.to_3di``).
     Code vectors: the 20 two-dimensional VQ-VAE centroids of the 3Di encoder. Because a LayerNorm
@@ -45,6 +47,7 @@ __all__ = [
     "build_adapter",
     "parse_tokenizer_specs",
     "available_adapters",
+    "default_tokenizers",
     "DSSP_STATES",
     "AA_LETTERS",
 ]
@@ -273,7 +276,8 @@ class ProtokAdapter(_Base):
     Parameters
     ----------
     path : str or Path
-        Checkpoint folder (or anything :func:`protok.models.io.load_model` accepts).
+        A registered model name, a checkpoint folder or a training run (anything
+        :func:`protok.models.io.load_model` accepts).
     name : str
         Row label, e.g. ``provq``.
     k : int
@@ -284,11 +288,13 @@ class ProtokAdapter(_Base):
 
     def __init__(self, path: str | Path, name: str = "protok", *, k: int = 16) -> None:
         from protok.models.io import load_model
+        from protok.models.registry import model_folder
 
         self.name = name
-        self.path = Path(path)
-        if not self.path.exists():
-            raise ModelNotFoundError(f"{self.path}: checkpoint not found (tokenizer {name!r})")
+        try:
+            self.path = model_folder(path)
+        except ModelNotFoundError as exc:
+            raise ModelNotFoundError(f"tokenizer {name!r}: {exc}") from None
         self.model = load_model(self.path, inference=True)
         self.model.eval()
         self.k = k
@@ -369,12 +375,22 @@ register_adapter("random", lambda name="random", path=None: RandomCodebookAdapte
 register_adapter("protok", lambda name="protok", path=None: ProtokAdapter(path, name))
 
 
-def parse_tokenizer_specs(spec: str) -> list[tuple[str, str, str | None]]:
-    """Parse ``provq=path,vq=path,3di,dssp,random,aa`` into (name, kind, path) triples.
+def default_tokenizers() -> str:
+    """What ``protok bench`` scores by default: the shipped default model, ``3di``, ``dssp``, ``random``, ``aa``."""
+    from protok.models.registry import DEFAULT_MODEL
 
-    ``name=path`` is a protok checkpoint unless ``name`` is a registered kind (then ``path`` is passed to
-    that kind's factory); a bare word is a registered kind.
+    return f"{DEFAULT_MODEL},3di,dssp,random,aa"
+
+
+def parse_tokenizer_specs(spec: str) -> list[tuple[str, str, str | None]]:
+    """Parse ``provq=MODEL,vq=MODEL,3di,dssp,random,aa`` into (name, kind, path) triples.
+
+    ``name=MODEL`` is a protok model (a registered name, a checkpoint folder or a training run) unless
+    ``name`` is a registered adapter kind (then ``MODEL`` is passed to that kind's factory); a bare word is a
+    registered adapter kind, or a registered model name (scored under that name).
     """
+    from protok.models.registry import MODEL_REGISTRY
+
     out: list[tuple[str, str, str | None]] = []
     for part in (p.strip() for p in spec.split(",")):
         if not part:
@@ -383,12 +399,15 @@ def parse_tokenizer_specs(spec: str) -> list[tuple[str, str, str | None]]:
             name, path = (s.strip() for s in part.split("=", 1))
             kind = name if name in _REGISTRY and name != "protok" else "protok"
             out.append((name, kind, path))
-        else:
-            if part not in _REGISTRY:
-                raise ConfigError(
-                    f"unknown tokenizer {part!r}: use one of {available_adapters()} or name=path/to/checkpoint"
-                )
+        elif part in _REGISTRY:
             out.append((part, part, None))
+        elif part in MODEL_REGISTRY:
+            out.append((part, "protok", part))
+        else:
+            raise ConfigError(
+                f"unknown tokenizer {part!r}: use one of {available_adapters()}, a registered model "
+                f"({', '.join(sorted(MODEL_REGISTRY))}) or name=MODEL (a model name or checkpoint folder)"
+            )
     names = [n for n, _, _ in out]
     if len(set(names)) != len(names):
         raise ConfigError(f"tokenizer names must be unique, got {names}")

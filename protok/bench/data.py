@@ -26,13 +26,38 @@ __all__ = [
     "read_binding",
     "read_scop",
     "read_bfactor_chains",
+    "SHIPPED_FLEX",
     "THESEUS_EXAMPLES",
+    "default_flex_dir",
+    "flex_files",
 ]
 
 log = logging.getLogger(__name__)
 
-#: Where the Debian package ``theseus-examples`` installs its full-atom PDB files.
+#: Where the Debian package ``theseus-examples`` installs its full-atom PDB files (427 files).
 THESEUS_EXAMPLES = Path("/usr/share/doc/theseus/examples")
+#: The 39 full-atom files shipped with protok (a sample of ``theseus-examples``; see its SOURCES.md).
+SHIPPED_FLEX = Path(__file__).resolve().parents[1] / "data" / "flex"
+
+
+def default_flex_dir() -> Path:
+    """Full-atom files for the flexibility task: ``theseus-examples`` where it is installed, else the files
+    shipped with protok (the same chains for the ``quick`` suite; fewer than ``full`` asks for)."""
+    return THESEUS_EXAMPLES if THESEUS_EXAMPLES.is_dir() else SHIPPED_FLEX
+
+
+def flex_files(flex_dir: Path | None, n: int) -> list[Path]:
+    """The ``n`` full-atom files of ``flex_dir`` the flexibility task uses: all when there are at most ``n``,
+    else a seeded sample (``numpy.random.default_rng(0)`` over the sorted paths)."""
+    if n <= 0 or flex_dir is None or not Path(flex_dir).is_dir():
+        return []
+    files = sorted(
+        p for p in Path(flex_dir).rglob("*") if p.name.endswith((".pdb", ".pdb.gz", ".ent", ".ent.gz"))
+    )
+    if len(files) > n:
+        rng = np.random.default_rng(0)
+        files = [files[i] for i in sorted(rng.choice(len(files), n, replace=False))]
+    return files
 
 
 def default_data_dir() -> Path:

@@ -11,16 +11,17 @@ import numpy as np
 
 from protok.bench.cache import ArrayCache, file_hash, hash_parts
 from protok.bench.data import (
-    THESEUS_EXAMPLES,
     BenchItem,
     Promod3Store,
+    default_flex_dir,
+    flex_files,
     read_bfactor_chains,
     read_binding,
     read_scop,
 )
 from protok.bench.splits import Split, scop_split, sequence_split
 from protok.bench.suites import SuiteConfig
-from protok.errors import BenchDataError
+from protok.errors import BenchDataNotFoundError
 from protok.structures.chain import ProteinChain
 
 __all__ = ["BenchDataset", "prepare_dataset", "PREP_VERSION"]
@@ -59,18 +60,6 @@ class BenchDataset:
         if s is None:
             return []
         return [*s.train, *s.valid, *(i for v in s.tests.values() for i in v)]
-
-
-def _flex_files(flex_dir: Path | None, n: int) -> list[Path]:
-    if n <= 0 or flex_dir is None or not Path(flex_dir).is_dir():
-        return []
-    files = sorted(
-        p for p in Path(flex_dir).rglob("*") if p.name.endswith((".pdb", ".pdb.gz", ".ent", ".ent.gz"))
-    )
-    if len(files) > n:
-        rng = np.random.default_rng(0)
-        files = [files[i] for i in sorted(rng.choice(len(files), n, replace=False))]
-    return files
 
 
 def _select_scop(
@@ -216,16 +205,19 @@ def prepare_dataset(
     *,
     data_dir: str | Path,
     cache: ArrayCache,
-    flex_dir: str | Path | None = THESEUS_EXAMPLES,
+    flex_dir: str | Path | None = None,
 ) -> BenchDataset:
     """Build the suite's data set, or load it from ``cache`` when inputs and parameters are unchanged.
 
     The cache key hashes the bytes of ``chains.npz``, ``scop2.tsv``, ``binding.tsv`` and every full-atom file
     used, plus :meth:`SuiteConfig.data_params` and :data:`PREP_VERSION`.
 
+    ``flex_dir``: the full-atom files of the flexibility task (default:
+    :func:`protok.bench.data.default_flex_dir`); ``suite.n_flex_files = 0`` leaves the task out.
+
     Raises
     ------
-    BenchDataError
+    BenchDataNotFoundError
         If ``data_dir`` lacks the ProMod3 files.
     """
     data_dir = Path(data_dir)
@@ -233,10 +225,10 @@ def prepare_dataset(
     inputs = [pm / "chains.npz", pm / "scop2.tsv", pm / "binding.tsv"]
     for p in inputs:
         if not p.is_file():
-            raise BenchDataError(str(p), "benchmark input missing (see shared/data/README.md)")
-    flex = _flex_files(Path(flex_dir) if flex_dir else None, suite.n_flex_files)
+            raise BenchDataNotFoundError(str(p), "benchmark input missing (see shared/data/README.md)")
+    flex = flex_files(Path(flex_dir) if flex_dir else default_flex_dir(), suite.n_flex_files)
     if suite.n_flex_files and not flex:
-        log.warning("no full-atom files under %s: the flexibility task is skipped", flex_dir)
+        log.info("no full-atom files under %s: the flexibility task is skipped", flex_dir)
     key = hash_parts(
         PREP_VERSION,
         suite.data_params(),

@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -18,7 +18,7 @@ import torch
 
 from protok.bench.adapters import TokenizerAdapter
 from protok.bench.cache import ArrayCache, default_cache_dir, hash_parts
-from protok.bench.data import THESEUS_EXAMPLES, default_data_dir
+from protok.bench.data import SHIPPED_FLEX, THESEUS_EXAMPLES, default_data_dir, default_flex_dir, flex_files
 from protok.bench.dataset import BenchDataset, prepare_dataset
 from protok.bench.report import write_plots, write_report, write_results
 from protok.bench.results import Result
@@ -37,7 +37,7 @@ from protok.bench.tasks.robustness import robustness_tokens
 from protok.bench.tasks.sensitivity import sample_pairs, tm_scores
 from protok.errors import TokenizerNotApplicableError
 
-__all__ = ["run_bench", "tokenize_dataset"]
+__all__ = ["flex_note", "run_bench", "tokenize_dataset"]
 
 log = logging.getLogger(__name__)
 
@@ -98,11 +98,16 @@ def run_bench(
     *,
     data_dir: str | Path | None = None,
     cache_dir: str | Path | None = None,
-    flex_dir: str | Path | None = THESEUS_EXAMPLES,
+    flex_dir: str | Path | None = None,
     workers: int = 1,
     command: str | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
     """Score ``adapters`` on ``suite`` and write ``out_dir/results.csv``, ``report.md`` and PNG plots.
+
+    ``flex_dir`` holds the full-atom files of the flexibility task (default:
+    :func:`protok.bench.data.default_flex_dir`). ``progress`` receives one line per stage (data, each
+    tokenizer, probes, report), first saying where the flexibility task's files come from.
 
     ``command`` (the command line that started the run, if any) is written into ``report.md`` and
     ``run.json`` with the total runtime, so a committed report says how to reproduce it.
@@ -117,14 +122,21 @@ def run_bench(
     pandas.DataFrame
         The long-format results (also in ``results.csv``); ``task == "runtime"`` rows hold seconds spent.
     """
+    say = progress or (lambda message: log.info("%s", message))
     if workers > 1:
         torch.set_num_threads(1)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     cache = ArrayCache(cache_dir or default_cache_dir())
     t0 = time.perf_counter()
+    flex_dir = Path(flex_dir) if flex_dir else default_flex_dir()
+    say(flex_note(flex_dir, suite.n_flex_files))
+    say(f"preparing the data of suite {suite.name!r} (cached after the first run)")
     ds = prepare_dataset(suite, data_dir=data_dir or default_data_dir(), cache=cache, flex_dir=flex_dir)
     results: list[Result] = [Result("-", "runtime", "prepare", "seconds", time.perf_counter() - t0)]
+    say(
+        f"data ready: {len(ds.items)} chains ({time.perf_counter() - t0:.0f} s); TM-scores of the sensitivity pairs"
+    )
     pairs = sample_pairs(ds, suite.n_pairs, seed=suite.seed)
     tm_arr, _ = cache.get_or_compute(
         "tm", hash_parts(ds.key, pairs), lambda: ({"tm": tm_scores(ds, pairs)}, {"pairs": pairs})
@@ -137,8 +149,11 @@ def run_bench(
     cos: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     sens: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     probe_inputs: dict[str, tuple[dict[str, np.ndarray], np.ndarray]] = {}
-    for ad in adapters:
+    for i, ad in enumerate(adapters, 1):
         name = ad.name
+        say(
+            f"tokenizer {i}/{len(adapters)}: {name} (tokenize, efficiency, sensitivity, robustness, reconstruction)"
+        )
         timings: dict[str, float] = {}
         t = time.perf_counter()
         tokens = tokenize_dataset(ad, ds, cache)
@@ -180,6 +195,10 @@ def run_bench(
             "%s tokenized and scored (probes next): %s", name, {k_: round(v, 1) for k_, v in timings.items()}
         )
     t = time.perf_counter()
+    say(
+        f"training probes: {len(probe_inputs)} tokenizers x {len(EFFECTIVENESS_TASKS)} tasks x "
+        f"{suite.probe.seeds} seeds on {workers} worker{'s' if workers > 1 else ''}"
+    )
     results += _run_probes(ds, suite, probe_inputs, workers)
     results.append(Result("-", "runtime", "effectiveness", "seconds", time.perf_counter() - t))
     results.append(Result("-", "runtime", "total", "seconds", time.perf_counter() - t0))
@@ -203,6 +222,7 @@ def run_bench(
         header=f"# protok bench — suite `{suite.name}`\n",
         notes=notes,
     )
+    say(f"writing {out_dir / 'report.md'} and plots")
     write_plots(out_dir, df, usage, cos, sens)
     (out_dir / "run.json").write_text(
         json.dumps(
@@ -219,6 +239,20 @@ def run_bench(
         )
     )
     return df
+
+
+def flex_note(flex_dir: Path, n_files: int) -> str:
+    """One line on where the flexibility task's full-atom files come from, and how to get more or any."""
+    if n_files <= 0:
+        return "flexibility task: not in this suite"
+    have = len(flex_files(flex_dir, n_files))
+    more = f"apt-get install theseus-examples ({THESEUS_EXAMPLES}) or pass --flex-dir"
+    if have == 0:
+        return f"flexibility task skipped: no full-atom PDB files under {flex_dir}; to run it, {more}"
+    where = "shipped with protok" if flex_dir.resolve() == SHIPPED_FLEX else f"from {flex_dir}"
+    if have < n_files:
+        return f"flexibility task: {have} full-atom files {where} (the suite asks for {n_files}: {more})"
+    return f"flexibility task: {have} full-atom files {where}"
 
 
 def _robust_compute(adapter, items, noise_levels) -> tuple[dict[str, np.ndarray], dict]:

@@ -23,10 +23,11 @@ __all__ = ["bench_cmd"]
 )
 @click.option(
     "--tokenizers",
-    default="3di,dssp,random,aa",
-    show_default=True,
-    help="Comma-separated: built-in kinds (3di, dssp, random, aa) and NAME=CHECKPOINT for protok "
-    "models, e.g. provq=ckpt/provq,vq=ckpt/vq,aminoaseed=ckpt/aas,3di,dssp,random,aa.",
+    default=None,
+    help="Comma-separated: built-in kinds (3di, dssp, random, aa), registered model names, and NAME=MODEL "
+    "for protok models (a registered name or a checkpoint folder), e.g. "
+    "provq=protok-provq-small-v1,vq=ckpt/vq,3di,dssp. Default: the shipped default model, 3di, dssp, "
+    "random, aa.",
 )
 @click.option(
     "-o",
@@ -53,7 +54,8 @@ __all__ = ["bench_cmd"]
     "--flex-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Full-atom PDB files for B-factor regression (default: theseus-examples).",
+    help="Full-atom PDB files for the flexibility (B-factor) task (default: the Debian package "
+    "theseus-examples where installed, else the 39 files shipped with protok).",
 )
 @click.option(
     "--workers",
@@ -62,7 +64,7 @@ __all__ = ["bench_cmd"]
     show_default=True,
     help="Processes training probes in parallel (one thread each).",
 )
-@click.option("-v", "--verbose", is_flag=True, help="Log progress.")
+@click.option("-v", "--verbose", is_flag=True, help="Log details (timings per task) besides the stages.")
 def bench_cmd(
     suite_name: str,
     tokenizers: str,
@@ -74,24 +76,28 @@ def bench_cmd(
     verbose: bool,
 ) -> None:
     """Score tokenizers on effectiveness, sensitivity, distinctiveness, efficiency, reconstruction and
-    robustness; write OUT/results.csv, OUT/report.md and PNG plots."""
-    from protok.bench import build_adapter, get_suite, parse_tokenizer_specs, run_bench
-    from protok.bench.data import THESEUS_EXAMPLES
-    from protok.errors import ProtokError
+    robustness; write OUT/results.csv, OUT/report.md and PNG plots. Prints one line per stage on stderr."""
+    from protok.bench import build_adapter, default_tokenizers, get_suite, parse_tokenizer_specs, run_bench
+    from protok.cli.common import protok_errors
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(message)s")
-    try:
-        adapters = [build_adapter(n, k, p) for n, k, p in parse_tokenizer_specs(tokenizers)]
+
+    def progress(message: str) -> None:
+        click.echo(f"protok bench: {message}", err=True)
+
+    with protok_errors():
+        specs = parse_tokenizer_specs(tokenizers or default_tokenizers())
+        progress(f"tokenizers: {', '.join(name for name, _, _ in specs)}")
+        adapters = [build_adapter(n, k, p) for n, k, p in specs]
         run_bench(
             adapters,
             get_suite(suite_name),
             out_dir,
             data_dir=data_dir,
             cache_dir=cache_dir,
-            flex_dir=flex_dir or THESEUS_EXAMPLES,
+            flex_dir=flex_dir,
             workers=workers,
             command=" ".join(["protok", *(shlex.quote(a) for a in sys.argv[1:])]),
+            progress=progress,
         )
-    except ProtokError as exc:
-        raise click.ClickException(str(exc)) from exc
     click.echo(f"wrote {out_dir / 'results.csv'} and {out_dir / 'report.md'}")

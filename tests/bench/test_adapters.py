@@ -54,11 +54,9 @@ def test_threedi_matches_biotite_to_3di(data_dir):
     import biotite.structure.io.pdb as pdb
     from biotite.structure.alphabet import to_3di
 
-    from protok.bench.data import THESEUS_EXAMPLES, read_bfactor_chains
+    from protok.bench.data import SHIPPED_FLEX, read_bfactor_chains
 
-    f = THESEUS_EXAMPLES / "ldh" / "1a5z_A.pdb.gz"
-    if not f.is_file():
-        pytest.skip("theseus-examples not installed")
+    f = SHIPPED_FLEX / "ldh" / "1a5z_A.pdb.gz"  # a full-atom file shipped for the flexibility task
     items = read_bfactor_chains([f])
     with gzip.open(f, "rt") as fh:
         atoms = pdb.PDBFile.read(io.StringIO(fh.read())).get_structure(model=1)
@@ -108,3 +106,27 @@ def test_protok_adapter_on_random_checkpoint(random_checkpoint, store):
     assert (ad.encode(items[0].perturbed(p["rigid"])) == single).mean() > 0.99
     xyz = ad.decode(single, items[0])
     assert xyz.shape == (len(items[0]), 4, 3) and np.isfinite(xyz).all()
+
+
+def test_registered_model_names_work_as_bench_tokenizers():
+    """A registered name works in --tokenizers as in `protok tokenize --model`: alone or as NAME=MODEL."""
+    from protok.models.registry import DEFAULT_MODEL, model_folder
+
+    specs = A.parse_tokenizer_specs(f"provq={DEFAULT_MODEL},{DEFAULT_MODEL},aa")
+    assert specs == [
+        ("provq", "protok", DEFAULT_MODEL),
+        (DEFAULT_MODEL, "protok", DEFAULT_MODEL),
+        ("aa", "aa", None),
+    ]
+    by_name = A.build_adapter(*specs[0])
+    by_folder = A.ProtokAdapter(model_folder(DEFAULT_MODEL), "folder")
+    assert by_name.name == "provq" and by_name.codebook_size == 512
+    assert by_name.fingerprint() == by_folder.fingerprint()  # the same model, the same cached tokens
+    np.testing.assert_array_equal(by_name.code_vectors(), by_folder.code_vectors())
+
+
+def test_default_tokenizers_are_the_shipped_model_and_the_baselines():
+    from protok.models.registry import DEFAULT_MODEL
+
+    names = [name for name, _, _ in A.parse_tokenizer_specs(A.default_tokenizers())]
+    assert names == [DEFAULT_MODEL, "3di", "dssp", "random", "aa"]

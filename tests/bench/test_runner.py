@@ -32,6 +32,7 @@ def test_run_bench_tiny_then_cached(data_dir, tmp_path, monkeypatch):
     suite = _tiny()
     adapters = [build_adapter(n, n) for n in ("aa", "dssp", "3di")]
     cmd = "protok bench --suite tiny -o out"
+    stages: list[str] = []
     df = run_bench(
         adapters,
         suite,
@@ -40,7 +41,21 @@ def test_run_bench_tiny_then_cached(data_dir, tmp_path, monkeypatch):
         cache_dir=tmp_path / "cache",
         workers=2,
         command=cmd,
+        progress=stages.append,
     )
+    # one line per stage, first where the flexibility task's full-atom files come from (shipped with protok
+    # unless the Debian package is installed)
+    from protok.bench.data import default_flex_dir
+
+    assert stages[0].startswith("flexibility task: 12 full-atom files ")
+    assert ("shipped with protok" in stages[0]) == (default_flex_dir().name == "flex")
+    assert any(s.startswith("preparing the data") for s in stages)
+    assert [s.split(":")[0] for s in stages if s.startswith("tokenizer ")] == [
+        "tokenizer 1/3", "tokenizer 2/3", "tokenizer 3/3"
+    ]  # fmt: skip
+    assert any(s.startswith("training probes") for s in stages) and stages[-1].startswith("writing ")
+    flex = df[(df.task == "flexibility") & (df.metric == "bfactor_spearman")]
+    assert set(flex.tokenizer) == {"aa", "3di"} and flex["value"].notna().all()  # no DSSP labels there
     assert list(pd.read_csv(tmp_path / "out" / "results.csv").columns) == list(RESULT_COLUMNS)
     for f in (
         "report.md",
@@ -105,3 +120,18 @@ def test_run_bench_with_protok_checkpoint(data_dir, tmp_path, random_checkpoint)
     assert {"ca_rmsd", "backbone_rmsd", "tm_score", "lddt_ca"} <= set(rec.index)
     rigid = df[(df.task == "robustness") & (df.split == "rigid")]["value"].iloc[0]
     assert rigid < 0.01
+
+
+def test_flex_note_says_how_to_enable_the_task(tmp_path):
+    from pathlib import Path
+
+    from protok.bench.data import SHIPPED_FLEX
+    from protok.bench.runner import flex_note
+
+    assert "apt-get install theseus-examples" in flex_note(tmp_path, 40)  # an empty folder: skipped
+    assert flex_note(tmp_path, 40).startswith("flexibility task skipped")
+    assert flex_note(Path(SHIPPED_FLEX), 40) == (
+        "flexibility task: 39 full-atom files shipped with protok (the suite asks for 40: apt-get install "
+        "theseus-examples (/usr/share/doc/theseus/examples) or pass --flex-dir)"
+    )
+    assert flex_note(Path(SHIPPED_FLEX), 20) == "flexibility task: 20 full-atom files shipped with protok"
