@@ -241,7 +241,8 @@ def decode_file(
     t0 = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    summary = DecodeSummary(errors_path=errors_path_for(out.resolve()))
+    errors_path = errors_path_for(out.resolve())
+    summary = DecodeSummary(errors_path=errors_path)
     bad: list[FailedInput] = []
     items = [
         (f"{path}:{n} {rec.get('id')}_{rec.get('chain')}", rec)
@@ -286,7 +287,7 @@ def decode_file(
     finally:
         if bar is not None:
             bar.close()
-    write_errors(summary.errors_path, summary.failures, header="record")
+    write_errors(errors_path, summary.failures, header="record")
     summary.seconds = time.perf_counter() - t0
     return summary
 
