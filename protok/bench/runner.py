@@ -151,9 +151,7 @@ def run_bench(
     probe_inputs: dict[str, tuple[dict[str, np.ndarray], np.ndarray]] = {}
     for i, ad in enumerate(adapters, 1):
         name = ad.name
-        say(
-            f"tokenizer {i}/{len(adapters)}: {name} (tokenize, efficiency, sensitivity, robustness, reconstruction)"
-        )
+        say(f"tokenizer {i}/{len(adapters)}: {name}: tokenizing and scoring")
         timings: dict[str, float] = {}
         t = time.perf_counter()
         tokens = tokenize_dataset(ad, ds, cache)
@@ -251,7 +249,7 @@ def flex_note(flex_dir: Path, n_files: int) -> str:
         return f"flexibility task skipped: no full-atom PDB files under {flex_dir}; to run it, {more}"
     where = "shipped with protok" if flex_dir.resolve() == SHIPPED_FLEX else f"from {flex_dir}"
     if have < n_files:
-        return f"flexibility task: {have} full-atom files {where} (the suite asks for {n_files}: {more})"
+        return f"flexibility task: {have} full-atom files {where} (the suite takes up to {n_files}; for more, {more})"
     return f"flexibility task: {have} full-atom files {where}"
 
 

@@ -131,7 +131,7 @@ def test_flex_note_says_how_to_enable_the_task(tmp_path):
     assert "apt-get install theseus-examples" in flex_note(tmp_path, 40)  # an empty folder: skipped
     assert flex_note(tmp_path, 40).startswith("flexibility task skipped")
     assert flex_note(Path(SHIPPED_FLEX), 40) == (
-        "flexibility task: 39 full-atom files shipped with protok (the suite asks for 40: apt-get install "
-        "theseus-examples (/usr/share/doc/theseus/examples) or pass --flex-dir)"
+        "flexibility task: 39 full-atom files shipped with protok (the suite takes up to 40; for more, apt-get "
+        "install theseus-examples (/usr/share/doc/theseus/examples) or pass --flex-dir)"
     )
     assert flex_note(Path(SHIPPED_FLEX), 20) == "flexibility task: 20 full-atom files shipped with protok"
