@@ -7,7 +7,7 @@ dict and ``GraphBatch`` batches their encoder fields: the inference path, which 
 torch_geometric.
 """
 
-from protok.graph.batch import ENCODER_FIELDS, GraphBatch, dense_batch
+from protok.graph.batch import ENCODER_FIELDS, GraphBatch
 from protok.graph.build import GraphInput, as_chains, build_graph, graph_fields
 from protok.graph.features import (
     AA_ALPHABET,
@@ -39,7 +39,6 @@ from protok.graph.knn import DEFAULT_CHUNK_SIZE, knn_graph
 __all__ = [
     "ENCODER_FIELDS",
     "GraphBatch",
-    "dense_batch",
     "graph_fields",
     "AA_ALPHABET",
     "CB_COEFFS",

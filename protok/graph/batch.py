@@ -10,7 +10,7 @@ from torch import Tensor
 
 from protok.graph.features import EDGE_FIELDS
 
-__all__ = ["ENCODER_FIELDS", "GraphBatch", "dense_batch"]
+__all__ = ["ENCODER_FIELDS", "GraphBatch"]
 
 #: The graph fields the encoder reads (node features, mask, edges, raw edge geometry and the residue layout
 #: that separation buckets and the chain-context layers use).
@@ -99,34 +99,3 @@ class GraphBatch:
     def __repr__(self) -> str:
         shapes = ", ".join(f"{k}={list(v.shape)}" for k, v in self._fields.items())
         return f"GraphBatch(num_nodes={self.num_nodes}, {shapes})"
-
-
-def dense_batch(x: Tensor, batch: Tensor) -> tuple[Tensor, Tensor]:
-    """Rows of several graphs as a zero-padded dense tensor (``torch_geometric.utils.to_dense_batch`` without
-    importing torch_geometric).
-
-    Parameters
-    ----------
-    x : Tensor, shape=(N, ...)
-        Rows of all graphs, graph by graph.
-    batch : Tensor, shape=(N,), dtype=long
-        Graph number of each row, sorted (0, 0, 1, 1, 1, ...).
-
-    Returns
-    -------
-    dense : Tensor, shape=(B, L, ...)
-        ``B = batch.max() + 1`` graphs, ``L`` rows of the largest; zeros (False) past each graph's rows.
-    mask : Tensor, shape=(B, L), dtype=bool
-        True on real rows.
-    """
-    n = x.shape[0]
-    if n == 0:
-        return x.new_zeros((1, 0, *x.shape[1:])), torch.zeros((1, 0), dtype=torch.bool, device=x.device)
-    counts = torch.bincount(batch)
-    starts = torch.cumsum(counts, 0) - counts
-    pos = torch.arange(n, device=x.device) - starts[batch]
-    dense = x.new_zeros((counts.numel(), int(counts.max()), *x.shape[1:]))
-    dense[batch, pos] = x
-    mask = torch.zeros(dense.shape[:2], dtype=torch.bool, device=x.device)
-    mask[batch, pos] = True
-    return dense, mask

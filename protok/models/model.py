@@ -18,8 +18,8 @@ Final API (what training and the tokenizer API code against)
 
 ``progress`` in [0, 1] (fraction of training done) goes to the quantizer (ProVQ hardness schedule).
 ``decode`` also accepts code vectors (N, D) float instead of indices. Padding to dense (B, L) uses
-:func:`protok.graph.dense_batch` (``torch_geometric.utils.to_dense_batch`` without its import); residues without a frame (``node_mask`` False) get index -1 and
-the decoder sees a learned "no code" vector for them.
+:func:`protok.models.dense.to_dense` (``torch_geometric.utils.to_dense_batch`` without its import); residues
+without a frame (``node_mask`` False) get index -1 and the decoder sees a learned "no code" vector for them.
 """
 
 from __future__ import annotations
@@ -359,14 +359,12 @@ class ProtokModel(nn.Module):
         return out.coords[mask]
 
     def _decode_dense(self, codes, residue_idx, chain_idx, chain_break, batch, *, distogram: bool):
-        if batch is None:
-            batch = torch.zeros(codes.shape[0], dtype=torch.long, device=codes.device)
-        from protok.graph.batch import dense_batch  # torch_geometric's to_dense_batch, without its import
+        from protok.models.dense import to_dense  # torch_geometric's to_dense_batch, without its import
 
-        x, mask = dense_batch(codes, batch)
-        ri, _ = dense_batch(residue_idx.long(), batch)
-        ci, _ = dense_batch(chain_idx.long(), batch)
-        cb, _ = dense_batch(chain_break.bool(), batch)
+        x, mask = to_dense(codes, batch)
+        ri, _ = to_dense(residue_idx.long(), batch)
+        ci, _ = to_dense(chain_idx.long(), batch)
+        cb, _ = to_dense(chain_break.bool(), batch)
         out = self.decoder(x, ri, ci, cb, mask, return_distogram=distogram)
         return out, mask
 

@@ -38,19 +38,3 @@ def test_errors(structures_dir: Path) -> None:
     assert getattr(b, "edge_s", None) is None
     with pytest.raises(AttributeError, match="no field 'coords'"):
         _ = b.coords
-
-
-def test_dense_batch_matches_torch_geometric(structures_dir: Path) -> None:
-    from torch_geometric.utils import to_dense_batch
-
-    from protok.graph import dense_batch
-
-    chains = list(read_structure(structures_dir / "2xhe.pdb.gz").chains)
-    chains.append(read_structure(structures_dir / "1ubi.pdb").chains[0].slice(0, 1))  # a one-residue graph
-    coords = torch.cat([torch.as_tensor(c.coords) for c in chains])  # (N, 4, 3)
-    batch = torch.cat([torch.full((len(c),), i) for i, c in enumerate(chains)])
-    for x in (coords, coords[:, 1, 0], batch % 2 == 0):
-        got, got_mask = dense_batch(x, batch)
-        ref, ref_mask = to_dense_batch(x, batch)
-        torch.testing.assert_close(got, ref, rtol=0, atol=0, equal_nan=True)  # 2xhe A617 has no CA: NaN
-        assert torch.equal(got_mask, ref_mask)
