@@ -32,7 +32,7 @@ from torch_geometric.data import Batch
 from protok.graph import build_graph
 from protok.metrics import backbone_rmsd, ca_rmsd, lddt_ca, tm_score
 from protok.models import ModelConfig, ProtokModel
-from protok.structures import ProteinChain
+from protok.structures import Promod3Chains, ProteinChain
 from protok.training.config import apply_overrides
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,26 +41,9 @@ DEFAULT_NPZ = REPO.parent / "shared" / "data" / "promod3" / "chains.npz"
 
 def load_chains(npz: Path, n: int, min_len: int, max_len: int) -> list[ProteinChain]:
     """The first ``n`` chains of the ProMod3 export with min_len <= L <= max_len."""
-    d = np.load(npz)
-    lengths = d["length"].astype(np.int64)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    picks = [i for i in range(len(lengths)) if min_len <= lengths[i] <= max_len][:n]
-    ca_all, nco_all, seq_all, ids = d["ca_milliA"], d["nco_minus_ca_milliA"], d["seq"], d["id"]
-    chains = []
-    for i in picks:
-        s, L = int(starts[i]), int(lengths[i])
-        ca = ca_all[s : s + L].astype(np.float64)
-        nco = ca[:, None, :] + nco_all[s : s + L]
-        xyz = (np.stack([nco[:, 0], ca, nco[:, 1], nco[:, 2]], axis=1) / 1000.0).astype(np.float32)
-        chains.append(
-            ProteinChain(
-                coords=xyz,
-                atom_mask=np.ones((L, 4), bool),
-                sequence=seq_all[s : s + L].tobytes().decode(),
-                source=f"promod3:{ids[i].decode()}",
-            )
-        )
-    return chains
+    db = Promod3Chains(npz)
+    picks = np.flatnonzero((db.lengths >= min_len) & (db.lengths <= max_len))[:n]
+    return [db.chain(int(i)) for i in picks]
 
 
 @torch.no_grad()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from protok.structures import ProteinChain, ProteinComplex
+from protok.structures import Promod3Chains, ProteinChain, ProteinComplex
 from protok.testing import (
     apply_rigid,
     assert_equivariant_vectors,
@@ -21,19 +21,14 @@ from protok.testing import (
 
 @pytest.fixture(scope="module")
 def chains(promod3_npz: Path) -> list[ProteinChain]:
-    """Two real chains of 40-80 residues from chains.npz (decoded as in ../shared/data/README.md)."""
-    d = np.load(promod3_npz)
-    length = d["length"].astype(np.int64)
-    start = np.cumsum(length) - length
+    """Two real chains of 40-80 residues from chains.npz, each with one O atom masked."""
+    db = Promod3Chains(promod3_npz)
     out = []
-    for i in np.flatnonzero((length >= 40) & (length <= 80))[:2]:
-        s, n = int(start[i]), int(length[i])
-        ca = d["ca_milliA"][s : s + n].astype(np.float64)
-        nco = ca[:, None] + d["nco_minus_ca_milliA"][s : s + n]
-        xyz = np.stack([nco[:, 0], ca, nco[:, 1], nco[:, 2]], axis=1) / 1000.0
-        mask = np.ones((n, 4), bool)
+    for i in np.flatnonzero((db.lengths >= 40) & (db.lengths <= 80))[:2]:
+        c = db.chain(int(i))
+        mask = np.array(c.atom_mask)
         mask[3, 3] = False  # one missing O: masks and NaNs must survive the helpers
-        out.append(ProteinChain(coords=xyz, atom_mask=mask, sequence=d["seq"][s : s + n].tobytes().decode()))
+        out.append(ProteinChain(coords=c.coords, atom_mask=mask, sequence=c.sequence))
     return out
 
 

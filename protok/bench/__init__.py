@@ -18,8 +18,8 @@ from protok.bench.adapters import (
     register_adapter,
 )
 from protok.bench.cache import ArrayCache
-from protok.bench.data import BenchItem, Promod3Store
 from protok.bench.dataset import BenchDataset, prepare_dataset
+from protok.bench.item import BenchItem
 from protok.bench.probe import ProbeConfig
 from protok.bench.results import Result
 from protok.bench.runner import run_bench, tokenize_dataset
@@ -33,7 +33,6 @@ __all__ = [
     "BenchItem",
     "DSSPAdapter",
     "ProbeConfig",
-    "Promod3Store",
     "ProtokAdapter",
     "RandomCodebookAdapter",
     "Result",

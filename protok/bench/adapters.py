@@ -1,13 +1,14 @@
 """One adapter protocol for every tokenizer the benchmark scores, and a registry users can extend.
 
-An adapter turns a :class:`~protok.bench.data.BenchItem` into per-residue token ids and exposes the code
+An adapter turns a :class:`~protok.bench.item.BenchItem` into per-residue token ids and exposes the code
 vector behind each id. Built-in adapters:
 
 ``protok`` (``name=MODEL``, or a registered model name alone)
     A protok model: a registered name (``protok-provq-small-v1``), a checkpoint folder or a training run
     (ProVQ, vanilla VQ, AminoAseed or any user model), resolved as everywhere else
-    (:func:`protok.models.registry.model_folder`); code vectors are the quantizer's effective codebook;
-    decodes back to backbone coordinates.
+    (:func:`protok.models.registry.model_folder`) and tokenized by :class:`protok.tokenizer.Tokenizer`
+    exactly as ``protok tokenize`` does; code vectors are the quantizer's effective codebook; decodes back
+    to backbone coordinates.
 ``3di``
     Foldseek 3Di via biotite's encoder (the same network as ``biotite.structure.alphabet.to_3di``).
     Code vectors: the 20 two-dimensional VQ-VAE centroids of the 3Di encoder. Because a LayerNorm
@@ -33,7 +34,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from protok.bench.data import BenchItem
+from protok.bench.item import BenchItem
 from protok.errors import ConfigError, ModelNotFoundError, TokenizerNotApplicableError
 
 __all__ = [
@@ -271,76 +272,54 @@ class RandomCodebookAdapter(_Base):
 
 
 class ProtokAdapter(_Base):
-    """A protok checkpoint folder (``config.json`` + ``model.safetensors``).
+    """A protok model (a checkpoint folder of ``config.json`` + ``model.safetensors``), encoded through
+    :class:`protok.tokenizer.Tokenizer`: the same graphs (the model's own neighbour count), batching and
+    tokens as ``protok tokenize``.
 
     Parameters
     ----------
     path : str or Path
         A registered model name, a checkpoint folder or a training run (anything
-        :func:`protok.models.io.load_model` accepts).
+        :func:`protok.models.registry.model_folder` resolves).
     name : str
         Row label, e.g. ``provq``.
-    k : int
-        Neighbours in the residue graph (``protok.graph.build_graph``).
     """
 
     can_decode = True
 
-    def __init__(self, path: str | Path, name: str = "protok", *, k: int = 16) -> None:
-        from protok.models.io import load_model
+    def __init__(self, path: str | Path, name: str = "protok") -> None:
         from protok.models.registry import model_folder
+        from protok.tokenizer import load
 
         self.name = name
         try:
             self.path = model_folder(path)
         except ModelNotFoundError as exc:
             raise ModelNotFoundError(f"tokenizer {name!r}: {exc}") from None
-        self.model = load_model(self.path, inference=True)
-        self.model.eval()
-        self.k = k
-        cb = self.model.quantizer.codebook().detach().float().cpu().numpy()
+        self.tokenizer = load(self.path)
+        cb = self.tokenizer.model.quantizer.codebook().detach().float().cpu().numpy()
         self._codes = cb.astype(np.float32)
-        self.codebook_size = int(cb.shape[0])
+        self.codebook_size = self.tokenizer.vocab.codebook_size
         self._fp = _hash_path(self.path)
-
-    def _graph(self, item: BenchItem):
-        from protok.graph import build_graph
-
-        return build_graph(item.chain, k=self.k)
 
     def encode(self, item: BenchItem) -> np.ndarray:
         return self.encode_batch([item])[0]
 
     def encode_batch(self, items: list[BenchItem]) -> list[np.ndarray]:
-        """Tokens of several chains in one forward pass (one graph per chain, batched)."""
-        import torch
-        from torch_geometric.data import Batch
-
-        with torch.no_grad():
-            batch = Batch.from_data_list([self._graph(it) for it in items])
-            idx = self.model.encode(batch).detach().cpu().numpy().astype(np.int64)
-        lengths = [len(it) for it in items]
-        if idx.shape != (sum(lengths),):
-            raise TokenizerNotApplicableError(
-                f"{self.name}: model returned {idx.shape} tokens for {sum(lengths)} residues"
-            )
-        return np.split(idx, np.cumsum(lengths)[:-1])
+        """Tokens of several chains, batched by the tokenizer (bit-identical to one at a time)."""
+        out = self.tokenizer.encode_chains([it.chain for it in items], ids=[it.id for it in items])
+        return [np.where(t.mask, t.tokens, -1).astype(np.int64) for t in out]
 
     def decode(self, tokens: np.ndarray, item: BenchItem) -> np.ndarray:
-        import torch
-
-        g = self._graph(item)
-        with torch.no_grad():
-            coords = self.model.decode(
-                torch.as_tensor(tokens, dtype=torch.long), g.residue_idx, g.chain_idx, g.chain_break
-            )
-        return np.asarray(coords.detach().cpu().numpy(), dtype=np.float32).reshape(len(item), 4, 3)
+        vocab = self.tokenizer.vocab
+        ids = np.where(np.asarray(tokens) >= 0, tokens, vocab.missing)
+        return self.tokenizer.decode_coords(ids, item.chain.chain_breaks)
 
     def code_vectors(self) -> np.ndarray:
         return self._codes
 
     def fingerprint(self) -> str:
-        return f"protok-{self._fp}"
+        return f"protok-tokenizer-{self._fp}"
 
 
 def _hash_path(path: Path) -> str:

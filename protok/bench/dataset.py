@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 
 from protok.bench.cache import ArrayCache, file_hash, hash_parts
-from protok.bench.data import (
-    BenchItem,
-    Promod3Store,
+from protok.bench.item import BenchItem
+from protok.bench.sources import (
     default_flex_dir,
     flex_files,
+    promod3_item,
     read_bfactor_chains,
     read_binding,
     read_scop,
@@ -23,13 +23,14 @@ from protok.bench.splits import Split, scop_split, sequence_split
 from protok.bench.suites import SuiteConfig
 from protok.errors import BenchDataNotFoundError
 from protok.structures.chain import ProteinChain
+from protok.structures.promod3 import Promod3Chains
 
 __all__ = ["BenchDataset", "prepare_dataset", "PREP_VERSION"]
 
 log = logging.getLogger(__name__)
 
 #: Bump when preparation logic changes (invalidates cached data sets).
-PREP_VERSION = 2
+PREP_VERSION = 3
 
 
 @dataclass
@@ -63,14 +64,14 @@ class BenchDataset:
 
 
 def _select_scop(
-    labels: dict[str, tuple[int, int]], store: Promod3Store, suite: SuiteConfig, skipped: dict[str, int]
+    labels: dict[str, tuple[int, int]], store: Promod3Chains, suite: SuiteConfig, skipped: dict[str, int]
 ):
     by_fold: dict[int, list[str]] = defaultdict(list)
     for cid in sorted(labels):
         if cid not in store:
             skipped["scop_not_in_archive"] += 1
             continue
-        n = store.length(cid)
+        n = int(store.lengths[store.index(cid)])
         if not suite.min_len <= n <= suite.max_len:
             skipped["scop_length_out_of_range"] += 1
             continue
@@ -89,7 +90,7 @@ def _select_scop(
 
 def _build(suite: SuiteConfig, data_dir: Path, flex_files: list[Path]) -> tuple[dict, dict]:
     pm = data_dir / "promod3"
-    store = Promod3Store(pm / "chains.npz")
+    store = Promod3Chains(pm / "chains.npz")
     skipped: dict[str, int] = defaultdict(int)
     scop = _select_scop(read_scop(pm / "scop2.tsv"), store, suite, skipped)
     bind_raw = read_binding(pm / "binding.tsv", suite.ligands)
@@ -98,7 +99,7 @@ def _build(suite: SuiteConfig, data_dir: Path, flex_files: list[Path]) -> tuple[
         if cid not in store:
             skipped["binding_not_in_archive"] += 1
             continue
-        n = store.length(cid)
+        n = int(store.lengths[store.index(cid)])
         if not suite.min_len <= n <= suite.max_len:
             skipped["binding_length_out_of_range"] += 1
             continue
@@ -120,7 +121,7 @@ def _build(suite: SuiteConfig, data_dir: Path, flex_files: list[Path]) -> tuple[
         rng = np.random.default_rng(suite.seed)
         keep = sorted(rng.choice(sorted(bind), suite.n_binding, replace=False).tolist())
         bind = {c: bind[c] for c in keep}
-    items = {c: store.item(c) for c in sorted(set(scop) | set(bind))}
+    items = {c: promod3_item(store, c) for c in sorted(set(scop) | set(bind))}
     flex = read_bfactor_chains(flex_files, min_len=suite.min_len, max_len=suite.max_len)
     for it in flex:
         items[it.id] = it
@@ -146,6 +147,7 @@ def _build(suite: SuiteConfig, data_dir: Path, flex_files: list[Path]) -> tuple[
         "lengths": lengths,
         "coords": cat(lambda it: it.chain.coords, np.float32, (4, 3)),
         "atom_mask": cat(lambda it: it.chain.atom_mask, bool, (4,)),
+        "res_ids": cat(lambda it: it.chain.res_ids, np.int32),
         "seq": cat(lambda it: np.frombuffer(it.chain.sequence.encode(), np.uint8), np.uint8),
         "dssp": cat(ann("dssp", ""), "<U1"),
         "sasa": cat(ann("sasa", np.nan), np.float32),
@@ -158,6 +160,7 @@ def _build(suite: SuiteConfig, data_dir: Path, flex_files: list[Path]) -> tuple[
         "binding_ids": sorted(bind),
         "splits": {k: v.to_dict() for k, v in splits.items()},
         "sources": {i: items[i].chain.source for i in ids},
+        "chain_ids": {i: items[i].chain.auth_chain_id for i in ids},
         "skipped": dict(skipped),
     }
     return arrays, meta
@@ -173,8 +176,9 @@ def _restore(arrays: dict[str, np.ndarray], meta: dict, key: str) -> BenchDatase
             coords=arrays["coords"][sl],
             atom_mask=arrays["atom_mask"][sl],
             sequence=arrays["seq"][sl].tobytes().decode(),
-            auth_chain_id=cid.replace(":", "_").split("_")[-1],
-            label_chain_id=cid.replace(":", "_").split("_")[-1],
+            auth_chain_id=meta["chain_ids"][cid],
+            label_chain_id=meta["chain_ids"][cid],
+            res_ids=arrays["res_ids"][sl],
             b_factors=arrays["bfactor"][sl],
             source=meta["sources"][cid],
         )

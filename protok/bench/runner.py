@@ -18,10 +18,10 @@ import torch
 
 from protok.bench.adapters import TokenizerAdapter
 from protok.bench.cache import ArrayCache, default_cache_dir, hash_parts
-from protok.bench.data import SHIPPED_FLEX, THESEUS_EXAMPLES, default_data_dir, default_flex_dir, flex_files
 from protok.bench.dataset import BenchDataset, prepare_dataset
 from protok.bench.report import write_plots, write_report, write_results
 from protok.bench.results import Result
+from protok.bench.sources import SHIPPED_FLEX, THESEUS_EXAMPLES, default_data_dir, default_flex_dir, flex_files
 from protok.bench.suites import SuiteConfig
 from protok.bench.tasks import (
     EFFECTIVENESS_TASKS,

@@ -11,6 +11,15 @@ the train/validation split of the archive it came from, because a split computed
 source split) and ``split_params`` (JSON text: the settings that made the split). Training uses a stored
 split instead of splitting again (:func:`protok.training.data.load_training_data`), so a run on the subset
 validates on the same held-out chains as a run on the whole archive and never trains on them.
+
+This is the one decoder of the archive (training, benchmark, tests and speed scripts all use it):
+
+* **coordinates** are computed in float32: the milli-Å integers and their sums are exact in float32 and
+  the one division by 1000 is correctly rounded, so the result is bit-identical to the data README's float64
+  formula rounded to float32 (tested over the whole archive), which is what :class:`ProteinChain` stores;
+* **residue numbers** are the deposited ones: ``start_resnum``, ``start_resnum + 1``, ... (the SCOP2 table's
+  regions use the same numbering);
+* **chain ids**: everything after the first ``_`` of ``PDBID_CHAIN`` (PDB ids contain none).
 """
 
 from __future__ import annotations
@@ -96,17 +105,22 @@ class Promod3Chains:
         self._index = {cid: i for i, cid in enumerate(self._ids)}
 
     # ------------------------------------------------------------------ per-residue extras (lazy)
+    def _extra(self, key: str) -> np.ndarray:
+        if key not in self._npz.files:
+            raise CorruptStructureError(str(self.path), f"missing array {key!r}")
+        return self._npz[key]
+
     @cached_property
     def _dssp(self) -> str:
-        return self._npz["dssp"].tobytes().decode("ascii")
+        return self._extra("dssp").tobytes().decode("ascii")
 
     @cached_property
     def _sasa(self) -> np.ndarray:
-        return self._npz["sasa"]
+        return self._extra("sasa")
 
     @cached_property
     def _depth(self) -> np.ndarray:
-        return self._npz["depth"]
+        return self._extra("depth")
 
     # ------------------------------------------------------------------ sequence protocol
     def __len__(self) -> int:
@@ -114,6 +128,10 @@ class Promod3Chains:
 
     def __getitem__(self, i: int) -> ProteinChain:
         return self.chain(i)
+
+    def __contains__(self, chain_id: object) -> bool:
+        """Whether the archive holds the chain ``chain_id`` (``PDBID_CHAIN``)."""
+        return chain_id in self._index
 
     def __repr__(self) -> str:
         return f"Promod3Chains({str(self.path)!r}, chains={len(self)}, residues={int(self._offsets[-1])})"
@@ -149,18 +167,24 @@ class Promod3Chains:
         nco = self._nco[s].astype(np.float32) + ca[:, None, :]
         return np.stack([nco[:, 0], ca, nco[:, 1], nco[:, 2]], axis=1) / np.float32(1000.0)
 
+    def sequence(self, i: int) -> str:
+        """One-letter sequence of chain ``i`` (no coordinates decoded)."""
+        return self._seq[self._span(i)]
+
     def chain(self, i: int) -> ProteinChain:
-        """Chain ``i`` as a :class:`ProteinChain` (source ``"promod3:<id>"``, author chain id from the id)."""
+        """Chain ``i`` as a :class:`ProteinChain`: source ``"promod3:<id>"``, deposited residue numbers, author
+        chain id from the id (see the module docstring)."""
         s = self._span(i)
         i = i % len(self)
-        cid = self._ids[i]
+        cid = str(self._ids[i])
+        chain_id = cid.split("_", 1)[1] if "_" in cid else cid
         n = s.stop - s.start
         return ProteinChain(
             coords=self.coords(i),
             atom_mask=np.ones((n, 4), dtype=bool),
             sequence=self._seq[s],
-            auth_chain_id=cid.split("_", 1)[1] if "_" in cid else cid,
-            label_chain_id=cid.split("_", 1)[1] if "_" in cid else cid,
+            auth_chain_id=chain_id,
+            label_chain_id=chain_id,
             res_ids=np.arange(self._start_resnum[i], self._start_resnum[i] + n, dtype=np.int32),
             source=f"promod3:{cid}",
         )

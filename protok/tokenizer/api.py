@@ -136,15 +136,12 @@ def _describe(source: Any) -> Any:
     return name if isinstance(name, str) else f"<{type(source).__name__}>"
 
 
-def _graph_k(model: torch.nn.Module) -> int:
-    cfg = getattr(model, "config", None)
-    for path in (("graph", "k"), ("k",), ("encoder", "k"), ("graph_k",)):
-        obj: Any = cfg
-        for attr in path:
-            obj = getattr(obj, attr, None) if not isinstance(obj, dict) else obj.get(attr)
-        if isinstance(obj, int):
-            return obj
-    return 16
+def _graph_neighbours(model: torch.nn.Module, name: str) -> int:
+    """Neighbours per residue in the model's residue graphs: ``model.config.encoder.k``."""
+    k = getattr(getattr(getattr(model, "config", None), "encoder", None), "k", None)
+    if not isinstance(k, int):
+        raise ProtokError(f"{name}: model has no config.encoder.k (neighbours per residue)")
+    return k
 
 
 class Tokenizer:
@@ -187,12 +184,11 @@ class Tokenizer:
             max_batch_residues = CPU_BATCH_RESIDUES if self.device.type == "cpu" else GPU_BATCH_RESIDUES
         self.max_batch_residues = int(max_batch_residues)
         self.name = name
-        quantizer = getattr(model, "quantizer", None)
-        k = getattr(quantizer, "codebook_size", None)
-        if k is None:
+        codebook_size = getattr(getattr(model, "quantizer", None), "codebook_size", None)
+        if codebook_size is None:
             raise ProtokError(f"{name}: model has no quantizer.codebook_size")
-        self.vocab = Vocabulary(int(k))
-        self.k_neighbours = _graph_k(model)
+        self.vocab = Vocabulary(int(codebook_size))
+        self.k_neighbours = _graph_neighbours(model, name)
 
     def __repr__(self) -> str:
         return f"Tokenizer(name={self.name!r}, codebook_size={self.vocab.codebook_size}, device={str(self.device)!r})"

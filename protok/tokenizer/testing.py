@@ -11,10 +11,14 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from protok.structures.chain import ProteinChain
+
+if TYPE_CHECKING:  # pragma: no cover
+    from protok.models import ModelConfig
 
 __all__ = ["make_test_model"]
 
@@ -25,6 +29,7 @@ def make_test_model(
     chains: Sequence[ProteinChain],
     *,
     preset: str = "small",
+    config: ModelConfig | None = None,
     seed: int = 0,
     noise: float = 0.05,
 ) -> Path:
@@ -38,6 +43,8 @@ def make_test_model(
         Real chains whose residue embeddings seed the codebook (a few hundred residues are enough).
     preset : str
         ``protok.models.MODEL_PRESETS`` key.
+    config : ModelConfig, optional
+        The model's config (instead of ``preset``), e.g. one with another neighbour count.
     seed : int
         Torch seed for the weights and the codebook sampling.
     noise : float
@@ -49,7 +56,7 @@ def make_test_model(
     from protok.models import ModelConfig, ProtokModel, save_model
 
     torch.manual_seed(seed)
-    model = ProtokModel(ModelConfig.preset(preset)).eval()
+    model = ProtokModel(config if config is not None else ModelConfig.preset(preset)).eval()
     k = model.config.encoder.k
     batch = Batch.from_data_list([build_graph(c, k=k) for c in chains])
     z = model.embed(batch)[batch.node_mask.bool()]

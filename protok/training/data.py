@@ -33,7 +33,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from torch_geometric.data import Batch, Data
 
 from protok.errors import ConfigError, ProtokError
-from protok.structures import ProteinChain
+from protok.structures import Promod3Chains, ProteinChain
 from protok.training.config import DataConfig
 from protok.training.split import SplitResult, read_scop_superfamilies, split_chains
 
@@ -83,7 +83,7 @@ class ChainStore:
     ids: list[str]
     sequences: list[str]
     lengths: np.ndarray
-    _promod3: object | None
+    _promod3: Promod3Chains | None
     _promod3_index: np.ndarray  # chain i -> index in the ProMod3 archive, -1 for file chains
     _file_chains: dict[int, ProteinChain]
 
@@ -93,8 +93,8 @@ class ChainStore:
     def get(self, i: int) -> ProteinChain:
         """Chain ``i`` (0-based into ``ids``)."""
         j = int(self._promod3_index[i])
-        if j >= 0:
-            return self._promod3.chain(j)  # type: ignore[union-attr]
+        if j >= 0 and self._promod3 is not None:
+            return self._promod3.chain(j)
         return self._file_chains[i]
 
 
@@ -150,19 +150,6 @@ def _read_file_chains(paths: Sequence[Path]) -> tuple[list[str], list[ProteinCha
     return ids, chains
 
 
-def _open_promod3(path: str) -> object:
-    from protok.structures.promod3 import Promod3Chains
-
-    return Promod3Chains(path)
-
-
-def _promod3_sequence(pm: object, j: int) -> str:
-    seq_fn = getattr(pm, "sequence", None)
-    if callable(seq_fn):
-        return str(seq_fn(j))
-    return pm.chain(j).sequence  # type: ignore[attr-defined]
-
-
 def load_chain_store(cfg: DataConfig) -> ChainStore:
     """Collect chains from ``cfg.promod3`` and ``cfg.structures``; drop chains shorter than ``min_length``.
 
@@ -179,16 +166,16 @@ def load_chain_store(cfg: DataConfig) -> ChainStore:
     if cfg.promod3:
         if not Path(cfg.promod3).is_file():
             raise ConfigError(f"data.promod3: {cfg.promod3} is not a file")
-        pm = _open_promod3(cfg.promod3)
-        pm_ids = list(pm.ids)  # type: ignore[attr-defined]
-        pm_len = np.asarray(pm.lengths)  # type: ignore[attr-defined]
+        pm = Promod3Chains(cfg.promod3)
+        pm_ids = list(pm.ids)
+        pm_len = pm.lengths
         n = len(pm_ids) if cfg.max_chains <= 0 else min(cfg.max_chains, len(pm_ids))
         for j in range(n):
             if pm_len[j] < cfg.min_length:
                 short += 1
                 continue
             ids.append(str(pm_ids[j]))
-            seqs.append(_promod3_sequence(pm, j))
+            seqs.append(pm.sequence(j))
             lengths.append(int(pm_len[j]))
             pm_index.append(j)
             seen.add(ids[-1])

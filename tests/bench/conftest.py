@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from protok.bench.data import default_data_dir
+from protok.bench.sources import default_data_dir
+from protok.structures import Promod3Chains
 
 
 @pytest.fixture(scope="session")
@@ -18,17 +19,17 @@ def data_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def store(data_dir):
-    from protok.bench.data import Promod3Store
-
-    return Promod3Store(data_dir / "promod3" / "chains.npz")
+def promod3(data_dir) -> Promod3Chains:
+    return Promod3Chains(data_dir / "promod3" / "chains.npz")
 
 
 @pytest.fixture(scope="session")
 def random_checkpoint(tmp_path_factory) -> Path:
     """A randomly initialised small ProtokModel saved with save_model (no trained checkpoint needed)."""
-    torch = pytest.importorskip("torch")
-    models = pytest.importorskip("protok.models")
+    import torch
+
+    from protok import models
+
     torch.manual_seed(0)
     model = models.ProtokModel(models.ModelConfig.preset("small"))
     return models.save_model(model, tmp_path_factory.mktemp("ckpt") / "random_small")

@@ -1,15 +1,39 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from protok.bench import adapters as A
-from protok.bench.data import BenchItem
+from protok.bench.item import BenchItem
+from protok.bench.sources import promod3_item
 from protok.bench.tasks.robustness import perturbations
+from protok.cli.main import cli
 from protok.errors import ConfigError, TokenizerNotApplicableError
+from protok.structures import read_structure
+from protok.tokenizer import featurize, read_records
+
+REPO = Path(__file__).resolve().parents[2]
+STRUCTURES = REPO / "structures"
+#: Committed files with several chains, chain breaks and missing atoms.
+TOKENIZE_FILES = ("1ubi.pdb", "2xhe.pdb.gz", "1a8o.cif", "3jqh.bcif.gz")
 
 
 @pytest.fixture(scope="module")
-def item(store):
-    return store.item("16PK_A")
+def item(promod3):
+    return promod3_item(promod3, "16PK_A")
+
+
+@pytest.fixture(scope="module")
+def k8_checkpoint(tmp_path_factory) -> Path:
+    """configs/tiny.toml's model (encoder k = 8), codebook seeded from real residues so tokens vary."""
+    from protok.tokenizer.testing import make_test_model
+    from protok.training.config import load_config
+
+    config = load_config(REPO / "configs" / "tiny.toml").model
+    assert config.encoder.k == 8
+    chains = list(read_structure(STRUCTURES / "1ubi.pdb").chains)
+    return make_test_model(tmp_path_factory.mktemp("k8") / "tiny-k8", chains, config=config, seed=0)
 
 
 @pytest.mark.parametrize(
@@ -54,7 +78,7 @@ def test_threedi_matches_biotite_to_3di(data_dir):
     import biotite.structure.io.pdb as pdb
     from biotite.structure.alphabet import to_3di
 
-    from protok.bench.data import SHIPPED_FLEX, read_bfactor_chains
+    from protok.bench.sources import SHIPPED_FLEX, read_bfactor_chains
 
     f = SHIPPED_FLEX / "ldh" / "1a5z_A.pdb.gz"  # a full-atom file shipped for the flexibility task
     items = read_bfactor_chains([f])
@@ -94,9 +118,32 @@ def test_specs_and_registry(tmp_path):
         A.build_adapter("provq", "protok", str(tmp_path / "missing"))
 
 
-def test_protok_adapter_on_random_checkpoint(random_checkpoint, store):
+def test_bench_tokens_equal_protok_tokenize_for_a_k8_checkpoint(k8_checkpoint, tmp_path):
+    files = [STRUCTURES / f for f in TOKENIZE_FILES]
+    out = tmp_path / "tokens.jsonl"
+    args = ["tokenize", *map(str, files), "-o", str(out), "--model", str(k8_checkpoint), "--no-progress"]
+    res = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    by_chain = {(r["id"], r["chain"]): np.asarray(r["tokens"]) for r in read_records(out)}
+
+    ad = A.build_adapter("k8", "protok", str(k8_checkpoint))
+    assert ad.tokenizer.k_neighbours == 8
+    chains = [c for f in files for c in read_structure(f).chains]
+    items = [BenchItem(f"{c.source}:{c.auth_chain_id}", c) for c in chains]
+    bench = ad.encode_batch(items)
+    assert len(by_chain) == len(chains) > len(files)
+    cli_tokens = [by_chain[(Path(c.source).name.split(".")[0], c.auth_chain_id)] for c in chains]
+    missing = ad.tokenizer.vocab.missing
+    for tokens, expected in zip(bench, cli_tokens):
+        np.testing.assert_array_equal(np.where(tokens >= 0, tokens, missing), expected)
+    # the neighbour count matters: a 16-neighbour graph of the same chains gives other tokens
+    k16 = ad.tokenizer.encode_featurized([featurize(c, 16) for c in chains])
+    assert any((a.tokens != b).any() for a, b in zip(k16, cli_tokens))
+
+
+def test_protok_adapter_on_random_checkpoint(random_checkpoint, promod3):
     ad = A.ProtokAdapter(random_checkpoint, "rand")
-    items = [store.item(c) for c in ("16PK_A", store.ids[1])]
+    items = [promod3_item(promod3, c) for c in ("16PK_A", str(promod3.ids[1]))]
     batch = ad.encode_batch(items)
     single = ad.encode(items[0])
     assert [len(t) for t in batch] == [len(i) for i in items]

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from protok.bench.metrics import auroc
 from protok.bench.probe import ProbeConfig, ProbeData, ProbeModel, predict, train_probe
+from protok.bench.scores import auroc
 
 
 def _data(rng, n, k=6, shuffle=False):

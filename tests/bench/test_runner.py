@@ -45,7 +45,7 @@ def test_run_bench_tiny_then_cached(data_dir, tmp_path, monkeypatch):
     )
     # one line per stage, first where the flexibility task's full-atom files come from (shipped with protok
     # unless the Debian package is installed)
-    from protok.bench.data import default_flex_dir
+    from protok.bench.sources import default_flex_dir
 
     assert stages[0].startswith("flexibility task: 12 full-atom files ")
     assert ("shipped with protok" in stages[0]) == (default_flex_dir().name == "flex")
@@ -125,7 +125,7 @@ def test_run_bench_with_protok_checkpoint(data_dir, tmp_path, random_checkpoint)
 def test_flex_note_says_how_to_enable_the_task(tmp_path):
     from pathlib import Path
 
-    from protok.bench.data import SHIPPED_FLEX
+    from protok.bench.sources import SHIPPED_FLEX
     from protok.bench.runner import flex_note
 
     assert "apt-get install theseus-examples" in flex_note(tmp_path, 40)  # an empty folder: skipped

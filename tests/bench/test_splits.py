@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from protok.bench.data import read_scop
+from protok.bench.sources import read_scop
 from protok.bench.splits import Split, scop_split, sequence_groups, sequence_split
 
 

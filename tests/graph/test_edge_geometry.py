@@ -26,7 +26,7 @@ from protok.graph import (
     expand_edge_scalars,
     linear_edge_scalars,
 )
-from protok.structures import ProteinChain
+from protok.structures import ProteinChain, read_structure
 
 # ----------------------------------------------------------------------------------------------------------
 # Frozen reference: protok/graph/{frames,knn,features,build}.py at 2cb81ec, reduced to what feeds the encoder.
@@ -177,7 +177,7 @@ def _assert_same_encoder_inputs(chains: list[ProteinChain], k: int = 16) -> Data
 
 
 def test_expanded_edge_s_equals_reference_on_real_chains(promod3):
-    lengths = promod3.length
+    lengths = promod3.lengths
     picks = [int(np.argmin(np.abs(lengths - n))) for n in (35, 120, 300, 600)]
     for i in picks:
         _assert_same_encoder_inputs([promod3.chain(i)])
@@ -202,11 +202,8 @@ def test_expanded_edge_s_equals_reference_multichain(promod3):
 
 
 def test_expanded_edge_s_equals_reference_real_file(structures_dir: Path):
-    read = pytest.importorskip("protok.structures")
     path = structures_dir / "2xhe.pdb.gz"  # two chains with breaks and incomplete residues
-    if not path.is_file():
-        pytest.skip(f"{path} not present")
-    cx = read.read_structure(path)
+    cx = read_structure(path)
     _assert_same_encoder_inputs(list(cx.chains))
 
 

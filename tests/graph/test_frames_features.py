@@ -96,8 +96,8 @@ def test_dihedral_flags_at_breaks_and_missing_atoms(ubiquitin):
 
 def test_helix_dihedrals(helix_chain, promod3):
     """DSSP H residues of a real helix chain sit in the right-handed alpha region (phi ~ -63, psi ~ -43)."""
-    idx = [i for i in range(len(promod3.ids)) if promod3.ids[i] == helix_chain.source.split(":")[1]][0]
-    helix = np.array([c == "H" for c in promod3.dssp_of(idx)])
+    idx = promod3.index(helix_chain.source.split(":")[1])
+    helix = np.array([c == "H" for c in promod3.dssp(idx)])
     n = len(helix_chain)
     s = backbone_dihedrals(
         torch.tensor(helix_chain.coords).double(),

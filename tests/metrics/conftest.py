@@ -7,25 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from protok.structures import Promod3Chains
+
 #: ProMod3 chains used (index into chains.npz; lengths 415, 106, 72, 63), cropped to MAX_LEN residues.
 PROMOD3_PICK = (0, 5, 100, 2000)
 MAX_LEN = 200
 
 
 def promod3_backbones(npz: Path, picks: tuple[int, ...]) -> list[np.ndarray]:
-    """Backbones (L, 4, 3) float64 of chosen chains (first MAX_LEN residues), as in shared/data/README.md."""
-    d = np.load(npz)
-    lengths = d["length"].astype(np.int64)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    ca_all = d["ca_milliA"]
-    nco_all = d["nco_minus_ca_milliA"]
-    out = []
-    for i in picks:
-        s, n = int(starts[i]), min(int(lengths[i]), MAX_LEN)
-        ca = ca_all[s : s + n].astype(np.float64)
-        nco = ca[:, None, :] + nco_all[s : s + n]
-        out.append(np.stack([nco[:, 0], ca, nco[:, 1], nco[:, 2]], axis=1) / 1000.0)
-    return out
+    """Backbones (L, 4, 3) float64 of chosen chains (first MAX_LEN residues)."""
+    db = Promod3Chains(npz)
+    return [db.coords(i)[:MAX_LEN].astype(np.float64) for i in picks]
 
 
 @pytest.fixture(scope="session")

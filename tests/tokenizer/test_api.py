@@ -271,3 +271,14 @@ def test_encode_batch_ids_are_unique_for_same_named_files(tok, tmp_path):
     out = tok.encode_batch([tmp_path / "a" / "x.pdb", tmp_path / "b" / "x.pdb"])
     assert [chains[0].id for chains in out] == ["a/x", "b/x"]
     assert tok.encode(tmp_path / "a" / "x.pdb")[0].id == "x"
+
+
+def test_graph_neighbours_come_from_the_model_config(tok):
+    from protok.errors import ProtokError
+    from protok.tokenizer import Tokenizer
+
+    assert tok.k_neighbours == tok.model.config.encoder.k
+    no_config = torch.nn.Module()
+    no_config.quantizer = tok.model.quantizer
+    with pytest.raises(ProtokError, match=r"<bare>: model has no config\.encoder\.k"):
+        Tokenizer(no_config, name="<bare>")

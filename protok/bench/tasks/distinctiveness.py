@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from protok.bench.metrics import pairwise_cosine, weighted_mean_std
 from protok.bench.results import Result
+from protok.bench.scores import pairwise_cosine, weighted_mean_std
 
 __all__ = ["distinctiveness", "cosine_pairs"]
 

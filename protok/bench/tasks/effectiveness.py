@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 
 from protok.bench.dataset import BenchDataset
-from protok.bench.metrics import auroc, macro_f1, spearman
 from protok.bench.probe import ProbeConfig, ProbeData, predict, train_probe
 from protok.bench.results import Result
+from protok.bench.scores import auroc, macro_f1, spearman
 
 __all__ = ["effectiveness", "EFFECTIVENESS_TASKS", "MAX_ASA", "build_probe_task"]
 

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from protok.bench.metrics import marginal_utility, per_protein_perplexity, perplexity, utilisation_rate
 from protok.bench.results import Result
+from protok.bench.scores import marginal_utility, per_protein_perplexity, perplexity, utilisation_rate
 
 __all__ = ["efficiency"]
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from protok.bench.data import BenchItem
+from protok.bench.item import BenchItem
 from protok.bench.results import Result
 
 __all__ = ["reconstruction", "kabsch_rmsd", "lddt_ca"]

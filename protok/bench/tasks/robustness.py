@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from protok.bench.data import BenchItem
-from protok.bench.metrics import change_share
+from protok.bench.item import BenchItem
 from protok.bench.results import Result
+from protok.bench.scores import change_share
 
 __all__ = ["perturbations", "robustness_tokens", "robustness"]
 

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from protok.bench.dataset import BenchDataset
-from protok.bench.metrics import pairwise_cosine, pearson, spearman
 from protok.bench.results import Result
+from protok.bench.scores import pairwise_cosine, pearson, spearman
 
 __all__ = ["sample_pairs", "tm_scores", "alignment_scores", "sensitivity"]
 

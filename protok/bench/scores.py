@@ -1,4 +1,6 @@
-"""Scores used by the benchmark (numpy/scipy only, no scikit-learn dependency)."""
+"""Scores the benchmark reports: AUROC, macro-F1, rank correlations, codebook usage and token statistics
+(numpy/scipy only, no scikit-learn dependency). Structure-comparison metrics (RMSD, TM-score, lDDT) are
+:mod:`protok.metrics`, shared with training and the tokenizer."""
 
 from __future__ import annotations
 

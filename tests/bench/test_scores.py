@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from protok.bench import metrics as m
+from protok.bench import scores as m
 
 
 def test_auroc_known_values():

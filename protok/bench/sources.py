@@ -1,8 +1,9 @@
-"""Real data for the benchmark: ProMod3 chains with DSSP/SASA/depth, SCOP2 and binding labels, and
-full-atom structures with crystallographic B-factors.
+"""The benchmark's real data sources: ProMod3 chains with DSSP/SASA/depth (through protok's one archive
+loader, :class:`~protok.structures.Promod3Chains`), SCOP2 and binding labels, and full-atom structures with
+crystallographic B-factors.
 
-Everything is turned into :class:`BenchItem` (a :class:`~protok.structures.ProteinChain` plus its
-per-residue annotations) once, at the boundary.
+Everything is turned into :class:`~protok.bench.item.BenchItem` (a :class:`~protok.structures.ProteinChain`
+plus its per-residue annotations) once, at the boundary.
 """
 
 from __future__ import annotations
@@ -11,25 +12,25 @@ import gzip
 import io
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from protok.bench.item import BenchItem
 from protok.errors import BenchDataError
 from protok.structures.chain import ProteinChain
+from protok.structures.promod3 import Promod3Chains
 
 __all__ = [
-    "BenchItem",
-    "Promod3Store",
-    "default_data_dir",
-    "read_binding",
-    "read_scop",
-    "read_bfactor_chains",
     "SHIPPED_FLEX",
     "THESEUS_EXAMPLES",
+    "default_data_dir",
     "default_flex_dir",
     "flex_files",
+    "promod3_item",
+    "read_bfactor_chains",
+    "read_binding",
+    "read_scop",
 ]
 
 log = logging.getLogger(__name__)
@@ -70,97 +71,23 @@ def default_data_dir() -> Path:
     return Path("../shared/data")
 
 
-@dataclass(frozen=True, eq=False)
-class BenchItem:
-    """One chain as the benchmark sees it.
-
-    Attributes
-    ----------
-    id : str
-        Unique id (``PDBID_CHAIN`` for ProMod3 chains, ``file:chain`` for full-atom files).
-    chain : ProteinChain
-        Backbone coordinates and sequence.
-    annotations : dict of str to ndarray
-        Per-residue arrays of length L: ``dssp`` (<U1, 8-state), ``sasa`` (float32, Å²),
-        ``depth`` (float32, Å), ``bfactor`` (float32). Only what the source provides.
-    """
-
-    id: str
-    chain: ProteinChain
-    annotations: dict[str, np.ndarray] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.chain)
-
-    def perturbed(self, coords: np.ndarray) -> BenchItem:
-        """The same chain with new coordinates and no coordinate-derived annotations."""
-        return BenchItem(self.id, self.chain.with_coords(coords), {})
-
-
-class Promod3Store:
-    """Random access to ``promod3/chains.npz`` (see ``shared/data/README.md``).
-
-    Parameters
-    ----------
-    path : Path
-        The ``chains.npz`` file.
+def promod3_item(db: Promod3Chains, chain_id: str) -> BenchItem:
+    """The ProMod3 chain ``chain_id`` with its DSSP, SASA and depth annotations.
 
     Raises
     ------
     BenchDataError
-        If the file is missing or lacks a documented array.
+        If the archive has no such chain.
     """
-
-    KEYS = ("id", "length", "seq", "dssp", "ca_milliA", "nco_minus_ca_milliA", "sasa", "depth")
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise BenchDataError(str(self.path), "ProMod3 chain archive not found")
-        try:
-            with np.load(self.path, allow_pickle=False) as d:
-                missing = [k for k in self.KEYS if k not in d.files]
-                if missing:
-                    raise BenchDataError(str(self.path), f"missing arrays {missing}")
-                self._arrays = {k: d[k] for k in self.KEYS}
-        except (OSError, ValueError) as exc:
-            raise BenchDataError(str(self.path), f"cannot read archive: {exc}") from exc
-        self.ids = [x.decode() for x in self._arrays["id"]]
-        self.lengths = self._arrays["length"].astype(np.int64)
-        self.starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]])
-        self._index = {cid: i for i, cid in enumerate(self.ids)}
-
-    def __contains__(self, chain_id: str) -> bool:
-        return chain_id in self._index
-
-    def length(self, chain_id: str) -> int:
-        return int(self.lengths[self._index[chain_id]])
-
-    def item(self, chain_id: str) -> BenchItem:
-        """The chain ``chain_id`` with its DSSP, SASA and depth annotations."""
-        i = self._index.get(chain_id)
-        if i is None:
-            raise BenchDataError(str(self.path), f"no chain {chain_id!r}")
-        a, s, n = self._arrays, int(self.starts[i]), int(self.lengths[i])
-        sl = slice(s, s + n)
-        ca = a["ca_milliA"][sl].astype(np.float64)
-        nco = ca[:, None, :] + a["nco_minus_ca_milliA"][sl]
-        xyz = (np.stack([nco[:, 0], ca, nco[:, 1], nco[:, 2]], axis=1) / 1000.0).astype(np.float32)
-        seq = a["seq"][sl].tobytes().decode()
-        chain = ProteinChain(
-            coords=xyz,
-            atom_mask=np.ones((n, 4), bool),
-            sequence=seq,
-            auth_chain_id=chain_id.split("_")[-1],
-            label_chain_id=chain_id.split("_")[-1],
-            source=f"{self.path}:{chain_id}",
-        )
-        ann = {
-            "dssp": np.array(list(a["dssp"][sl].tobytes().decode()), dtype="<U1"),
-            "sasa": a["sasa"][sl].astype(np.float32),
-            "depth": a["depth"][sl].astype(np.float32),
-        }
-        return BenchItem(chain_id, chain, ann)
+    if chain_id not in db:
+        raise BenchDataError(str(db.path), f"no chain {chain_id!r}")
+    i = db.index(chain_id)
+    annotations = {
+        "dssp": np.array(list(db.dssp(i)), dtype="<U1"),
+        "sasa": db.sasa(i).astype(np.float32),
+        "depth": db.depth(i).astype(np.float32),
+    }
+    return BenchItem(chain_id, db.chain(i), annotations)
 
 
 def read_scop(path: str | Path) -> dict[str, tuple[int, int]]:
