@@ -19,6 +19,7 @@ Policies (each tested on a real file in ``structures/``):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from biotite.structure import AtomArray, get_residue_starts
@@ -59,10 +60,7 @@ def select_altlocs(atoms: AtomArray) -> np.ndarray:
     )
     # residue number of every atom (residues keyed by chain, res_id, ins_code: not res_name, so that
     # microheterogeneity such as SER/THR altlocs at one position is resolved as one residue)
-    starts = get_residue_starts(atoms)
-    res_of_atom = np.zeros(n, dtype=np.int64)
-    res_of_atom[starts[1:]] = 1
-    res_of_atom = np.cumsum(res_of_atom)
+    res_of_atom = _residue_of_atom(n, get_residue_starts(atoms))
     idx = np.nonzero(has_alt)[0]
     alt_codes, alt_inv = np.unique(alt[idx], return_inverse=True)
     key = res_of_atom[idx] * len(alt_codes) + alt_inv.reshape(-1)
@@ -87,6 +85,82 @@ def _requested(chains: str | Sequence[str] | None) -> list[str] | None:
     if isinstance(chains, str):
         return [c for c in chains.split(",") if c != ""] if "," in chains else [chains]
     return [str(c) for c in chains]
+
+
+def _residue_of_atom(n_atoms: int, starts: np.ndarray) -> np.ndarray:
+    """shape=(n_atoms,), int64: the residue number (0-based, file order) of every atom."""
+    res_of_atom = np.zeros(n_atoms, dtype=np.int64)
+    res_of_atom[starts[1:]] = 1
+    return np.cumsum(res_of_atom)
+
+
+@dataclass(frozen=True)
+class _Chains:
+    """Author chain ids by kind, in order of first appearance."""
+
+    protein: list[str]
+    nucleotides: dict[str, int]  # chain -> nucleotide residues (nucleic-acid and mixed chains)
+    skipped: list[SkippedChain]  # nucleic-acid chains, then nucleotides inside protein chains
+
+
+def _classify_chains(res_chain: np.ndarray, amino: np.ndarray, nucleotide: np.ndarray) -> _Chains:
+    uniq_chain, first = np.unique(res_chain, return_index=True)
+    chain_order = [str(c) for c in uniq_chain[np.argsort(first)]]
+    has_amino = {str(c) for c in np.unique(res_chain[amino])}
+    n_nuc = {
+        str(c): int(n) for c, n in zip(*np.unique(res_chain[nucleotide], return_counts=True), strict=True)
+    }
+    protein: list[str] = []
+    nucleic: list[SkippedChain] = []
+    mixed: list[SkippedChain] = []
+    for c in chain_order:
+        if c in has_amino:
+            protein.append(c)
+            if c in n_nuc:
+                mixed.append(SkippedChain(c, f"{n_nuc[c]} nucleotide residue(s) inside a protein chain"))
+        elif c in n_nuc:
+            nucleic.append(SkippedChain(c, f"nucleic acid ({n_nuc[c]} residues)"))
+    return _Chains(protein, n_nuc, [*nucleic, *mixed])
+
+
+def _select(chains: str | Sequence[str] | None, found: _Chains, source: str) -> list[str]:
+    """The protein chains to convert: the requested ones (checked) or all."""
+    wanted = _requested(chains)
+    if wanted is None:
+        selected = found.protein
+    else:
+        for c in wanted:
+            if c in found.protein:
+                continue
+            if c in found.nucleotides:
+                raise ChainNotFoundError(source, f"chain {c!r} is a nucleic-acid chain, not a protein chain")
+            have = ", ".join(found.protein) or "none"
+            raise ChainNotFoundError(source, f"no protein chain {c!r} (protein chains: {have})")
+        selected = list(dict.fromkeys(wanted))
+    if not selected:
+        what = "only nucleic acids" if found.nucleotides else "only ligands / water"
+        raise NoProteinChainError(source, f"no protein chain ({what})")
+    return selected
+
+
+def _backbone(
+    atoms: AtomArray, res_of_atom: np.ndarray, amino: np.ndarray, n_res: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-residue backbone coordinates (n_res, 4, 3), atom mask (n_res, 4) and CA B-factor (n_res,),
+    scattered from the atoms of amino-acid residues in one vectorised step."""
+    slot = np.full(atoms.array_length(), -1, dtype=np.int64)
+    for k, a in enumerate(BACKBONE_ATOMS):
+        slot[atoms.atom_name == a] = k
+    coords = np.full((n_res, 4, 3), np.nan, dtype=np.float32)
+    mask = np.zeros((n_res, 4), dtype=bool)
+    sel = np.nonzero(amino[res_of_atom] & (slot >= 0))[0]
+    coords[res_of_atom[sel], slot[sel]] = atoms.coord[sel]
+    mask[res_of_atom[sel], slot[sel]] = True
+    b_res = np.full(n_res, np.nan, dtype=np.float32)
+    if "b_factor" in atoms.get_annotation_categories():
+        ca = sel[slot[sel] == 1]
+        b_res[res_of_atom[ca]] = atoms.b_factor[ca]
+    return coords, mask, b_res
 
 
 def atoms_to_complex(
@@ -128,108 +202,49 @@ def atoms_to_complex(
     keep = select_altlocs(atoms)
     if not keep.all():
         atoms = atoms[keep]
-    cats = set(atoms.get_annotation_categories())
-    n_atoms = atoms.array_length()
-
     starts = get_residue_starts(atoms)
-    res_of_atom = np.zeros(n_atoms, dtype=np.int64)
-    res_of_atom[starts[1:]] = 1
-    res_of_atom = np.cumsum(res_of_atom)
+    res_of_atom = _residue_of_atom(atoms.array_length(), starts)
     res_names = atoms.res_name[starts].astype(str)
     res_chain = atoms.chain_id[starts].astype(str)
     amino, nucleotide, water, letters = residue_classes(res_names)
-
-    # chain classification (first-appearance order)
-    uniq_chain, first = np.unique(res_chain, return_index=True)
-    chain_order = uniq_chain[np.argsort(first)]
-    protein_ids: list[str] = []
-    skipped: list[SkippedChain] = []
-    extra_nuc: list[SkippedChain] = []
-    chain_amino = {c: False for c in chain_order}
-    for c in np.unique(res_chain[amino]):
-        chain_amino[str(c)] = True
-    chain_nuc = {
-        str(c): int(n) for c, n in zip(*np.unique(res_chain[nucleotide], return_counts=True), strict=True)
-    }
-    for c in chain_order:
-        c = str(c)
-        if chain_amino[c]:
-            protein_ids.append(c)
-            if c in chain_nuc:
-                extra_nuc.append(
-                    SkippedChain(c, f"{chain_nuc[c]} nucleotide residue(s) inside a protein chain")
-                )
-        elif c in chain_nuc:
-            skipped.append(SkippedChain(c, f"nucleic acid ({chain_nuc[c]} residues)"))
-
-    wanted = _requested(chains)
-    if wanted is not None:
-        for c in wanted:
-            if c not in protein_ids:
-                if c in chain_nuc:
-                    raise ChainNotFoundError(
-                        source, f"chain {c!r} is a nucleic-acid chain, not a protein chain"
-                    )
-                have = ", ".join(protein_ids) or "none"
-                raise ChainNotFoundError(source, f"no protein chain {c!r} (protein chains: {have})")
-        selected = list(dict.fromkeys(wanted))
-    else:
-        selected = protein_ids
-    if not selected:
-        what = "only nucleic acids" if chain_nuc else "only ligands / water"
-        raise NoProteinChainError(source, f"no protein chain ({what})")
+    found = _classify_chains(res_chain, amino, nucleotide)
+    selected = _select(chains, found, source)
 
     # ligands: every non-water residue that is neither an amino acid nor a nucleotide
     lig_res = ~(amino | nucleotide | water)
-    ligands = atoms[lig_res[res_of_atom]] if lig_res.any() else None
-    n_water = int(np.count_nonzero(water[res_of_atom]))
-
-    # backbone scatter, vectorised over atoms of amino-acid residues
-    slot = np.full(n_atoms, -1, dtype=np.int64)
-    names = atoms.atom_name
-    for k, a in enumerate(BACKBONE_ATOMS):
-        slot[names == a] = k
-    aa_atom = amino[res_of_atom]
-    n_res = len(starts)
-    coords = np.full((n_res, 4, 3), np.nan, dtype=np.float32)
-    mask = np.zeros((n_res, 4), dtype=bool)
-    sel = np.nonzero(aa_atom & (slot >= 0))[0]
-    coords[res_of_atom[sel], slot[sel]] = atoms.coord[sel]
-    mask[res_of_atom[sel], slot[sel]] = True
-    b_res = np.full(n_res, np.nan, dtype=np.float32)
-    if "b_factor" in cats:
-        ca = sel[slot[sel] == 1]
-        b_res[res_of_atom[ca]] = atoms.b_factor[ca]
-    hetero_res = atoms.hetero[starts]
-    modified = (~np.isin(res_names, _CANONICAL)) | hetero_res
-    res_ids = atoms.res_id[starts].astype(np.int32)
-    ins = atoms.ins_code[starts].astype("<U1")
-    label = atoms.label_asym_id[starts].astype(str) if "label_asym_id" in cats else res_chain
-
+    coords, mask, b_res = _backbone(atoms, res_of_atom, amino, len(starts))
+    label = (
+        atoms.label_asym_id[starts].astype(str)
+        if "label_asym_id" in atoms.get_annotation_categories()
+        else res_chain
+    )
+    columns = {
+        "coords": coords,
+        "atom_mask": mask,
+        "res_ids": atoms.res_id[starts].astype(np.int32),
+        "ins_codes": atoms.ins_code[starts].astype("<U1"),
+        "b_factors": b_res,
+        "is_modified": (~np.isin(res_names, _CANONICAL)) | atoms.hetero[starts],
+        "res_names": res_names.astype("<U5"),
+    }
     out = []
     for c in selected:
         idx = np.nonzero((res_chain == c) & amino)[0]
         out.append(
             ProteinChain(
-                coords=coords[idx],
-                atom_mask=mask[idx],
+                **{name: values[idx] for name, values in columns.items()},
                 sequence="".join(letters[idx]),
                 auth_chain_id=c,
                 label_chain_id=str(label[idx[0]]),
-                res_ids=res_ids[idx],
-                ins_codes=ins[idx],
-                b_factors=b_res[idx],
-                is_modified=modified[idx],
-                res_names=res_names[idx].astype("<U5"),
                 source=source,
                 model=model,
             )
         )
     return ProteinComplex(
         chains=tuple(out),
-        ligands=ligands,
-        waters=n_water,
-        skipped=(*skipped, *extra_nuc),
+        ligands=atoms[lig_res[res_of_atom]] if lig_res.any() else None,
+        waters=int(np.count_nonzero(water[res_of_atom])),
+        skipped=tuple(found.skipped),
         source=source,
         model=model,
     )

@@ -6,6 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from protok.bench import build_adapter, get_suite, run_bench
 from protok.bench.probe import ProbeConfig
@@ -33,16 +34,22 @@ def test_run_bench_tiny_then_cached(data_dir, tmp_path, monkeypatch):
     adapters = [build_adapter(n, n) for n in ("aa", "dssp", "3di")]
     cmd = "protok bench --suite tiny -o out"
     stages: list[str] = []
-    df = run_bench(
-        adapters,
-        suite,
-        tmp_path / "out",
-        data_dir=data_dir,
-        cache_dir=tmp_path / "cache",
-        workers=2,
-        command=cmd,
-        progress=stages.append,
-    )
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        df = run_bench(
+            adapters,
+            suite,
+            tmp_path / "out",
+            data_dir=data_dir,
+            cache_dir=tmp_path / "cache",
+            workers=2,
+            command=cmd,
+            progress=stages.append,
+        )
+        assert torch.get_num_threads() == 2  # one thread while forking probe workers, then restored
+    finally:
+        torch.set_num_threads(before)
     # one line per stage, first where the flexibility task's full-atom files come from (shipped with protok
     # unless the Debian package is installed)
     from protok.bench.sources import default_flex_dir

@@ -27,7 +27,7 @@ from protok.bench.probe import ProbeConfig, ProbeData, predict, train_probe
 from protok.bench.results import Result
 from protok.bench.scores import auroc, macro_f1, spearman
 
-__all__ = ["effectiveness", "EFFECTIVENESS_TASKS", "MAX_ASA", "build_probe_task"]
+__all__ = ["EFFECTIVENESS_TASKS", "MAX_ASA", "PROBE_TASKS", "build_probe_task", "effectiveness", "probe_task"]
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,11 @@ MAX_ASA: dict[str, float] = {
 _SS8 = "HGIEBTSC"
 _SS3_OF_8 = np.array([0, 0, 0, 1, 1, 2, 2, 2])
 
-EFFECTIVENESS_TASKS = ("binding", "ss", "rsa_depth", "fold", "flexibility")
+
+#: Probe outputs and the data they were computed on -> named scores.
+Scorer = Callable[[list[np.ndarray], ProbeData], dict[str, float]]
+#: Probe outputs and data -> one validation score (higher is better).
+Selector = Callable[[list[np.ndarray], ProbeData], float]
 
 
 @dataclass
@@ -52,8 +56,13 @@ class ProbeTask:
     kind: str
     out_dim: int
     parts: dict[str, ProbeData]  # train, valid, <test names>
-    select: Callable[[list[np.ndarray], ProbeData], float]  # higher is better
-    scores: Callable[[list[np.ndarray], ProbeData], dict[str, float]]
+    select: Selector
+    scores: Scorer
+
+
+def _metric(scores: Scorer, name: str) -> Selector:
+    """The validation score: one metric of ``scores``."""
+    return lambda out, data: scores(out, data)[name]
 
 
 def _rsa(seq: str, sasa: np.ndarray) -> np.ndarray:
@@ -75,7 +84,8 @@ def _parts(
     family: str,
     tokens: Mapping[str, np.ndarray],
     target: Callable[[str], Any],
-):
+) -> dict[str, ProbeData]:
+    """Tokens and targets of the chains of each part of split ``family`` (chains without a target left out)."""
     split = ds.splits[family]
     out = {}
     for part, ids in [("train", split.train), ("valid", split.valid), *split.tests.items()]:
@@ -90,131 +100,171 @@ def _parts(
     return out
 
 
+#: (data set, tokens, ligand groups) -> the task, or None when the data set has no data for it.
+TaskBuilder = Callable[[BenchDataset, Mapping[str, np.ndarray], tuple[str, ...]], ProbeTask | None]
+
+#: Task name -> builder of its :class:`ProbeTask` (None when the data set has no data for it).
+PROBE_TASKS: dict[str, TaskBuilder] = {}
+
+
+def probe_task(name: str) -> Callable[[TaskBuilder], TaskBuilder]:
+    """Register a probe task builder under ``name`` (decorator)."""
+
+    def register(builder: TaskBuilder) -> TaskBuilder:
+        PROBE_TASKS[name] = builder
+        return builder
+
+    return register
+
+
 def build_probe_task(
     name: str, ds: BenchDataset, tokens: Mapping[str, np.ndarray], ligands: tuple[str, ...]
 ) -> ProbeTask | None:
     """The :class:`ProbeTask` for ``name`` on ``ds`` (None if the data set has no data for it)."""
-    if name == "binding":
-        if "binding" not in ds.splits:
+    builder = PROBE_TASKS.get(name)
+    if builder is None:
+        raise ValueError(f"unknown effectiveness task {name!r}: registered {sorted(PROBE_TASKS)}")
+    return builder(ds, tokens, ligands)
+
+
+def _binding_scores(out: list[np.ndarray], data: ProbeData, ligands: tuple[str, ...]) -> dict[str, float]:
+    y = np.concatenate(data.targets)
+    p = np.concatenate(out)
+    res = {}
+    for g, lig in enumerate(ligands):
+        k = y[:, g] >= 0
+        res[f"auroc_{lig}"] = auroc(y[k, g], p[k, g]) if k.any() else float("nan")
+    k = y >= 0
+    res["auroc_pooled"] = auroc(y[k], _sigmoid(p)[k])
+    return res
+
+
+@probe_task("binding")
+def _binding_task(
+    ds: BenchDataset, tokens: Mapping[str, np.ndarray], ligands: tuple[str, ...]
+) -> ProbeTask | None:
+    if "binding" not in ds.splits:
+        return None
+    parts = _parts(ds, "binding", tokens, lambda c: ds.binding.get(c))
+    scores = functools.partial(_binding_scores, ligands=ligands)
+    return ProbeTask("binding", "binary", len(ligands), parts, _metric(scores, "auroc_pooled"), scores)
+
+
+def _ss_scores(out: list[np.ndarray], data: ProbeData) -> dict[str, float]:
+    y = np.concatenate(data.targets)
+    p = np.concatenate(out)
+    ok = y >= 0
+    y, p = y[ok], p[ok]
+    p3 = np.stack([_softmax(p)[:, _SS3_OF_8 == j].sum(1) for j in range(3)], 1)
+    return {
+        "ss8_macro_f1": macro_f1(y, p.argmax(1), 8),
+        "ss3_macro_f1": macro_f1(_SS3_OF_8[y], p3.argmax(1), 3),
+    }
+
+
+@probe_task("ss")
+def _ss_task(ds: BenchDataset, tokens: Mapping[str, np.ndarray], ligands: tuple[str, ...]) -> ProbeTask:
+    lut = {s: i for i, s in enumerate(_SS8)}
+
+    def target(c: str) -> np.ndarray | None:
+        d = ds.items[c].annotations.get("dssp")
+        return None if d is None else np.array([lut.get(s, -1) for s in d], np.int64)
+
+    parts = _parts(ds, "scop", tokens, target)
+    return ProbeTask("ss", "multiclass", 8, parts, _metric(_ss_scores, "ss8_macro_f1"), _ss_scores)
+
+
+def _rsa_depth_scores(out: list[np.ndarray], data: ProbeData) -> dict[str, float]:
+    y = np.concatenate(data.targets)
+    p = np.concatenate(out)
+    res = {}
+    for j, nm in enumerate(("rsa_spearman", "depth_spearman")):
+        ok = ~np.isnan(y[:, j])
+        res[nm] = spearman(y[ok, j], p[ok, j])
+    return res
+
+
+def _mean_rsa_depth(out: list[np.ndarray], data: ProbeData) -> float:
+    return float(np.nanmean(list(_rsa_depth_scores(out, data).values())))
+
+
+@probe_task("rsa_depth")
+def _rsa_depth_task(
+    ds: BenchDataset, tokens: Mapping[str, np.ndarray], ligands: tuple[str, ...]
+) -> ProbeTask:
+    def raw(c: str) -> np.ndarray | None:
+        a = ds.items[c].annotations
+        if "sasa" not in a or "depth" not in a:
             return None
-        parts = _parts(ds, "binding", tokens, lambda c: ds.binding.get(c))
+        return np.stack([_rsa(ds.items[c].chain.sequence, a["sasa"]), a["depth"]], 1).astype(np.float32)
 
-        def bind_scores(out, data):
-            y = np.concatenate(data.targets)
-            p = np.concatenate(out)
-            res = {}
-            for g, lig in enumerate(ligands):
-                k = y[:, g] >= 0
-                res[f"auroc_{lig}"] = auroc(y[k, g], p[k, g]) if k.any() else float("nan")
-            k = y >= 0
-            res["auroc_pooled"] = auroc(y[k], _sigmoid(p)[k])
-            return res
+    # standardised with training statistics
+    train_vals = [v for v in (raw(c) for c in ds.splits["scop"].train) if v is not None]
+    allv = np.concatenate(train_vals)
+    mu, sd = np.nanmean(allv, 0), np.nanstd(allv, 0) + 1e-6
 
-        return ProbeTask(
-            name, "binary", len(ligands), parts, lambda o, d: bind_scores(o, d)["auroc_pooled"], bind_scores
-        )
-    if name == "ss":
-        lut = {s: i for i, s in enumerate(_SS8)}
+    def target(c: str) -> np.ndarray | None:
+        v = raw(c)
+        return None if v is None else (v - mu) / sd
 
-        def ss_target(c):
-            d = ds.items[c].annotations.get("dssp")
-            return None if d is None else np.array([lut.get(s, -1) for s in d], np.int64)
+    parts = _parts(ds, "scop", tokens, target)
+    return ProbeTask("rsa_depth", "regression", 2, parts, _mean_rsa_depth, _rsa_depth_scores)
 
-        parts = _parts(ds, "scop", tokens, ss_target)
 
-        def ss_scores(out, data):
-            y = np.concatenate(data.targets)
-            p = np.concatenate(out)
-            ok = y >= 0
-            y, p = y[ok], p[ok]
-            p3 = np.stack([_softmax(p)[:, _SS3_OF_8 == j].sum(1) for j in range(3)], 1)
-            return {
-                "ss8_macro_f1": macro_f1(y, p.argmax(1), 8),
-                "ss3_macro_f1": macro_f1(_SS3_OF_8[y], p3.argmax(1), 3),
-            }
+def _fold_scores(out: list[np.ndarray], data: ProbeData) -> dict[str, float]:
+    y = np.asarray(data.targets)
+    p = np.stack(out).argmax(1) if out else np.zeros(0, int)
+    return {
+        "macro_f1": macro_f1(y, p),
+        "accuracy": float((y == p).mean()) if len(y) else float("nan"),
+    }
 
-        return ProbeTask(
-            name, "multiclass", 8, parts, lambda o, d: ss_scores(o, d)["ss8_macro_f1"], ss_scores
-        )
-    if name == "rsa_depth":
-        # standardise with training statistics
-        def raw(c):
-            a = ds.items[c].annotations
-            if "sasa" not in a or "depth" not in a:
-                return None
-            return np.stack([_rsa(ds.items[c].chain.sequence, a["sasa"]), a["depth"]], 1).astype(np.float32)
 
-        train_vals = [raw(c) for c in ds.splits["scop"].train]
-        allv = np.concatenate([v for v in train_vals if v is not None])
-        mu, sd = np.nanmean(allv, 0), np.nanstd(allv, 0) + 1e-6
-        parts = _parts(ds, "scop", tokens, lambda c: None if raw(c) is None else (raw(c) - mu) / sd)
+@probe_task("fold")
+def _fold_task(
+    ds: BenchDataset, tokens: Mapping[str, np.ndarray], ligands: tuple[str, ...]
+) -> ProbeTask | None:
+    split = ds.splits["scop"]
+    counts: dict[int, int] = {}
+    for c in split.train:
+        counts[ds.scop[c][0]] = counts.get(ds.scop[c][0], 0) + 1
+    folds = sorted(f for f, n in counts.items() if n >= 3)
+    if len(folds) < 2:
+        return None
+    fidx = {f: i for i, f in enumerate(folds)}
+    parts = _parts(ds, "scop", tokens, lambda c: fidx.get(ds.scop[c][0]) if c in ds.scop else None)
+    parts = {k: ProbeData(v.tokens, [np.asarray(t, np.int64) for t in v.targets]) for k, v in parts.items()}
+    parts = {k: v for k, v in parts.items() if len(v) or k in ("train", "valid")}
+    return ProbeTask("fold", "protein", len(folds), parts, _metric(_fold_scores, "macro_f1"), _fold_scores)
 
-        def reg_scores(out, data):
-            y = np.concatenate(data.targets)
-            p = np.concatenate(out)
-            res = {}
-            for j, nm in enumerate(("rsa_spearman", "depth_spearman")):
-                ok = ~np.isnan(y[:, j])
-                res[nm] = spearman(y[ok, j], p[ok, j])
-            return res
 
-        return ProbeTask(
-            name,
-            "regression",
-            2,
-            parts,
-            lambda o, d: float(np.nanmean(list(reg_scores(o, d).values()))),
-            reg_scores,
-        )
-    if name == "fold":
-        split = ds.splits["scop"]
-        counts: dict[int, int] = {}
-        for c in split.train:
-            counts[ds.scop[c][0]] = counts.get(ds.scop[c][0], 0) + 1
-        folds = sorted(f for f, n in counts.items() if n >= 3)
-        if len(folds) < 2:
+def _flexibility_scores(out: list[np.ndarray], data: ProbeData) -> dict[str, float]:
+    y = np.concatenate(data.targets)[:, 0]
+    p = np.concatenate(out)[:, 0]
+    ok = ~np.isnan(y)
+    return {"bfactor_spearman": spearman(y[ok], p[ok])}
+
+
+@probe_task("flexibility")
+def _flexibility_task(
+    ds: BenchDataset, tokens: Mapping[str, np.ndarray], ligands: tuple[str, ...]
+) -> ProbeTask | None:
+    if "flex" not in ds.splits:
+        return None
+
+    def target(c: str) -> np.ndarray | None:
+        b = ds.items[c].annotations.get("bfactor")
+        if b is None:
             return None
-        fidx = {f: i for i, f in enumerate(folds)}
-        parts = _parts(ds, "scop", tokens, lambda c: fidx.get(ds.scop[c][0]) if c in ds.scop else None)
-        parts = {
-            k: ProbeData(v.tokens, [np.asarray(t, np.int64) for t in v.targets]) for k, v in parts.items()
-        }
-        parts = {k: v for k, v in parts.items() if len(v) or k in ("train", "valid")}
+        z = (b - np.nanmean(b)) / (np.nanstd(b) + 1e-6)
+        return z[:, None].astype(np.float32)
 
-        def fold_scores(out, data):
-            y = np.asarray(data.targets)
-            p = np.stack(out).argmax(1) if out else np.zeros(0, int)
-            return {
-                "macro_f1": macro_f1(y, p),
-                "accuracy": float((y == p).mean()) if len(y) else float("nan"),
-            }
+    parts = _parts(ds, "flex", tokens, target)
+    select = _metric(_flexibility_scores, "bfactor_spearman")
+    return ProbeTask("flexibility", "regression", 1, parts, select, _flexibility_scores)
 
-        return ProbeTask(
-            name, "protein", len(folds), parts, lambda o, d: fold_scores(o, d)["macro_f1"], fold_scores
-        )
-    if name == "flexibility":
-        if "flex" not in ds.splits:
-            return None
 
-        def bf(c):
-            b = ds.items[c].annotations.get("bfactor")
-            if b is None:
-                return None
-            z = (b - np.nanmean(b)) / (np.nanstd(b) + 1e-6)
-            return z[:, None].astype(np.float32)
-
-        parts = _parts(ds, "flex", tokens, bf)
-
-        def flex_scores(out, data):
-            y = np.concatenate(data.targets)[:, 0]
-            p = np.concatenate(out)[:, 0]
-            ok = ~np.isnan(y)
-            return {"bfactor_spearman": spearman(y[ok], p[ok])}
-
-        return ProbeTask(
-            name, "regression", 1, parts, lambda o, d: flex_scores(o, d)["bfactor_spearman"], flex_scores
-        )
-    raise ValueError(f"unknown effectiveness task {name!r}")
+EFFECTIVENESS_TASKS: tuple[str, ...] = tuple(PROBE_TASKS)
 
 
 def _run_task(task: ProbeTask, vectors: np.ndarray, cfg: ProbeConfig, tokenizer: str) -> list[Result]:
