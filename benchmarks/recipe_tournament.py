@@ -192,7 +192,7 @@ def probe_f1(
     """
     import torch
 
-    from protok.bench.metrics import macro_f1
+    from protok.bench.scores import macro_f1
 
     def windows(items: list[tuple[np.ndarray, np.ndarray]]) -> tuple[torch.Tensor, torch.Tensor]:
         xs, ys = [], []
