@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -12,7 +13,15 @@ from biotite.structure.io import pdb, pdbx
 
 from protok.structures import Promod3Chains, ProteinChain, write_structure
 
-__all__ = ["biotite_read", "sample_chains", "time_each", "write_chains"]
+__all__ = ["biotite_read", "repo_relative", "sample_chains", "time_each", "write_chains"]
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def repo_relative(path: Path) -> str:
+    """``path`` relative to the repository root (``../shared/data/...`` for the shared data), as result files
+    record it, so they name no folder of the machine that wrote them."""
+    return os.path.relpath(Path(path).resolve(), REPO)
 
 
 def sample_chains(

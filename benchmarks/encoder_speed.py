@@ -45,7 +45,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
-from _common import sample_chains
+from _common import repo_relative, sample_chains
 from e3nn import o3
 
 from protok.graph import build_graph
@@ -139,7 +139,7 @@ def _batch_residues_sweep(data: Path, values: list[int], rounds: int) -> dict | 
     return {
         "what": "Tokenizer.encode_featurized over all chains, us per residue; median over round-robin rounds",
         "model": SWEEP_MODEL,
-        "data": str(data),
+        "data": repo_relative(data),
         "sample": f"np.random.default_rng(0), {SWEEP_CHAINS} chains of 40-512 residues",
         "chains": len(chains),
         "residues": residues,

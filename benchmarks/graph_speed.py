@@ -5,9 +5,9 @@ times, per chain and in the same process (interleaved, best of R repeats):
 
   (a) ``biotite.structure.io.pdb.PDBFile.read(path).get_structure(model=1)``  -- the reference
   (b) ``protok.graph.build_graph(chain, k)``                                   -- graph only
-  (c) ``protok.structures.read_structure(path)`` and (d) (c) + build_graph     -- if the parser is present
+  (c) ``protok.structures.read_structure(path)`` and (d) (c) + build_graph
 
-and prints totals and ratios to (a). Target from issue 2: parse + graph <= 1.5 x biotite read.
+and prints totals and ratios to (a). Target: parse + graph <= 1.5 x biotite read.
 
     python benchmarks/graph_speed.py --n 200 --threads 1
 """

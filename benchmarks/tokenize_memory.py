@@ -25,6 +25,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from _common import repo_relative
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "promod3" / "chains.npz"
@@ -119,7 +120,7 @@ def main() -> None:
     result = {
         "command": " ".join(["python", "benchmarks/tokenize_memory.py", *sys.argv[1:]]),
         "model": args.model or "random-init small (make_test_model)",
-        "source": str(args.data) if args.data.is_file() else "structures/3o21.pdb.gz",
+        "source": repo_relative(args.data) if args.data.is_file() else "structures/3o21.pdb.gz",
         "rows": rows,
         "linear_fit": {
             "mb_per_1000_residues": round(slope * 1000, 2),

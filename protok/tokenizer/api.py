@@ -62,8 +62,8 @@ class Featurized:
     """A chain and its residue graph, ready for the encoder (what parse workers hand to the encoder).
 
     ``graph`` holds the fields the encoder reads (:data:`protok.graph.ENCODER_FIELDS`) and ``num_nodes``;
-    :class:`protok.graph.GraphBatch` batches them. (It used to be a ``torch_geometric`` ``Data`` with every
-    graph field; :func:`protok.graph.build_graph` still builds that.)
+    :class:`protok.graph.GraphBatch` batches them (the full ``torch_geometric`` ``Data`` with every graph
+    field is :func:`protok.graph.build_graph`'s, for training).
     """
 
     chain: ProteinChain

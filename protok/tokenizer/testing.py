@@ -1,4 +1,4 @@
-"""A random-initialised but *non-degenerate* model for tests and benchmarks while no trained model ships.
+"""A random-initialised but *non-degenerate* model for tests and benchmarks that need a model of a given shape.
 
 A freshly initialised :class:`~protok.models.ProtokModel` maps nearly every residue to the same code (random
 code vectors are far from the small encoder outputs), which would make token tests pass vacuously. Here the

@@ -92,7 +92,7 @@ def build_card(
             **({"note": note} if note else {}),
         },
         "data": {
-            "train": "ProMod3 PDB chains (../shared/data/promod3/chains.npz, 19,586 chains; PDB coordinates, CC0)",
+            "train": "ProMod3 structure database export: 19,586 PDB chains, backbones (PDB coordinates, CC0)",
             "split": (
                 "deterministic: whole SCOP2 superfamilies on one side where labelled, k-mer MinHash sequence "
                 f"groups otherwise; val_fraction={data.get('val_fraction')}, split_seed={data.get('split_seed')}"

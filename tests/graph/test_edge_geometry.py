@@ -1,9 +1,9 @@
-"""Compact edge geometry: ``expand_edge_scalars`` rebuilds exactly the ``edge_s`` that graphs stored before.
+"""Compact edge geometry: ``expand_edge_scalars`` rebuilds exactly the wide ``edge_s`` the shipped models read.
 
-The reference below is a frozen copy of the feature code of ``protok/graph`` at commit 2cb81ec (before graphs
-stored raw edge geometry instead of the (E, 223) ``edge_s``); three models were trained on its output, so
-the encoder's input must not change: every encoder input (``node_s``, ``node_v``, ``edge_index``,
-``edge_vec`` and the expanded ``edge_s``) must match it to 1e-6 on real chains.
+The reference below is a frozen copy of feature code that computes the (E, 223) ``edge_s`` matrix directly;
+the shipped models were trained on its output, so the encoder's input must not change: every encoder input
+(``node_s``, ``node_v``, ``edge_index``, ``edge_vec`` and the expanded ``edge_s``) must match it to 1e-6 on
+real chains.
 """
 
 from __future__ import annotations

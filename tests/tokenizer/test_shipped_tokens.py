@@ -1,9 +1,9 @@
-"""Regression: the shipped models give exactly the tokens recorded before the encoder's fast paths.
+"""Regression: the shipped models give exactly their recorded tokens.
 
 ``tests/data/shipped_tokens.json`` holds the tokens of every chain of seven committed structures under
-``protok-provq-small-v0`` and ``-v1``, written by protok at commit 17eace0 (e3nn's generic tensor product and
-linears, the wide edge matrix, the quantizer's full forward). Speed work on the encoder must keep them
-bit-identical: users' token corpora stay valid across protok releases of the same model.
+``protok-provq-small-v0`` and ``-v1``, computed with e3nn's generic tensor product and linears, the wide
+edge matrix and the quantizer's full forward. Faster code paths must keep them bit-identical: users' token
+corpora stay valid across protok releases of the same model.
 """
 
 from __future__ import annotations
