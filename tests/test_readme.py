@@ -37,3 +37,21 @@ def test_readme_main_job_prints_tokens():
     assert lines[0] == f">{path.name.split('.')[0]}_A"
     tokens = [int(t) for t in lines[1].split()]
     assert len(tokens) == 76 and all(0 <= t < 512 for t in tokens)  # ubiquitin: 76 residues, all coded
+
+
+def test_readme_python_api_runs(monkeypatch):
+    block = re.search(r"```python\n(.*?)```", README.read_text(), re.S)
+    assert block, "README must show the Python API"
+    monkeypatch.chdir(README.parent)  # the snippet names files in structures/
+    namespace: dict = {}
+    exec(compile(block.group(1), str(README), "exec"), namespace)
+    assert len(namespace["results"]) == 2 and len(namespace["backbone"]) == len(namespace["chain"])
+    assert [f.source for f in namespace["kept"].failures] == ["structures/empty.pdb"]
+    assert namespace["pairs"].input_ids.shape[0] == len(namespace["results"][0])
+    assert [c.auth_chain_id for c in namespace["complex_"].chains] == ["A", "B"]
+
+
+def test_readme_is_a_front_door_of_at_most_150_lines():
+    text = README.read_text()
+    assert len(text.splitlines()) <= 150
+    assert "benchmarks/RESULTS.md" in text and (README.parent / "benchmarks" / "RESULTS.md").is_file()
