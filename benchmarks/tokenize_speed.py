@@ -67,7 +67,8 @@ def main() -> None:
     from biotite.structure.alphabet import to_3di
 
     from protok.tokenizer import load
-    from protok.tokenizer.runner import RunConfig, run_tokenize
+    from protok.tokenizer.config import TokenizeConfig
+    from protok.tokenizer.runner import run_tokenize
     from protok.tokenizer.testing import make_test_model
     from protok.tokenizer.workers import default_workers, encoder_threads
 
@@ -105,7 +106,7 @@ def main() -> None:
 
         torch.set_num_threads(encoder_threads(workers))  # as the CLI does
         tok = load(model, batch_size=args.batch_size)
-        cfg = RunConfig(inputs=[str(p) for p in sorted(paths)], output=tmpd / "lib.jsonl", workers=workers,
+        cfg = TokenizeConfig(inputs=[str(p) for p in sorted(paths)], output=tmpd / "lib.jsonl", workers=workers,
                         progress=False)  # fmt: skip
         t0 = time.perf_counter()
         summary = run_tokenize(tok, cfg)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -68,13 +67,7 @@ def tokenize_cmd(inputs, output, chains, model_name, structure_model, device, wo
     from protok.errors import ProtokError
     from protok.tokenizer.inputs import collect_inputs, parse_shard, record_ids, select_shard
     from protok.tokenizer.tokenfile import format_of
-    from protok.tokenizer.workers import (
-        DEFAULT_MODEL,
-        default_workers,
-        encoder_threads,
-        pool_worthwhile,
-        start_pool,
-    )
+    from protok.tokenizer.workers import default_workers, local_encoders
 
     logging.basicConfig(level=logging.WARNING, format="protok: %(message)s")
     try:
@@ -87,21 +80,12 @@ def tokenize_cmd(inputs, output, chains, model_name, structure_model, device, wo
     except (ProtokError, ValueError) as exc:
         raise click.UsageError(str(exc)) from None
     n_workers = default_workers() if workers is None else workers
-    local_cpu = engine == "local" and device == "cpu" and n_workers > 0
-    with contextlib.ExitStack() as stack:
-        if local_cpu and pool_worthwhile(n_workers, len(files)):
-            # started before this process imports torch: the workers' start-up overlaps its own
-            pool = stack.enter_context(start_pool(n_workers, model_name or DEFAULT_MODEL))
-        else:
-            pool = None
-        if local_cpu:
-            import torch
-
-            torch.set_num_threads(encoder_threads(n_workers))
-        from protok.tokenizer.runner import RunConfig, run_tokenize
+    with local_encoders(n_workers, len(files), model_name, engine=engine, device=device) as pool:
+        from protok.tokenizer.config import TokenizeConfig
+        from protok.tokenizer.runner import run_tokenize
 
         tok = _load(model_name, device, batch_size)
-        cfg = RunConfig(
+        cfg = TokenizeConfig(
             inputs=files,
             output=output,
             chains=[c for c in chains.split(",") if c] if chains else None,
@@ -158,18 +142,10 @@ def decode_cmd(tokens, out_dir, fmt, model_name, device, workers, progress) -> N
     that fails is listed in OUTPUT.errors.tsv beside the folder and the others are written (exit status 1).
     Record ids with / become subfolders; no file is written twice in one run.
     """
-    import contextlib
 
-    from protok.tokenizer.decode import MIN_RECORDS_FOR_POOL, decode_file
-    from protok.tokenizer.workers import DEFAULT_MODEL, start_pool
+    from protok.tokenizer.decode import decode_file, local_decoders
 
-    with contextlib.ExitStack() as stack:
-        pool = None
-        if device == "cpu" and workers > 0 and _count_lines(tokens) >= MIN_RECORDS_FOR_POOL:
-            pool = stack.enter_context(start_pool(workers, model_name or DEFAULT_MODEL))
-        import torch
-
-        torch.set_num_threads(1)  # several threads per process collapse on a busy machine; processes scale
+    with local_decoders(workers, tokens, model_name, device=device) as pool:
         tok = _load(model_name, device)
         with protok_errors():
             summary = decode_file(tok, tokens, out_dir, fmt=fmt, pool=pool, progress=progress)
@@ -180,13 +156,3 @@ def decode_cmd(tokens, out_dir, fmt, model_name, device, workers, progress) -> N
     click.echo(f"protok decode: {summary.line()}", err=True)
     if summary.failures:
         sys.exit(1)
-
-
-def _count_lines(path: Path) -> int:
-    """Records in a token file, roughly (lines of JSONL / FASTA text; Parquet: its row count)."""
-    if path.suffix.lower() == ".parquet":
-        import pyarrow.parquet as pq
-
-        return int(pq.ParquetFile(path).metadata.num_rows)
-    with open(path, "rb") as fh:
-        return sum(1 for _ in fh)

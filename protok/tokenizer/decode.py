@@ -16,6 +16,7 @@ is none.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -35,15 +36,17 @@ from protok.tokenizer.api import Tokenizer
 from protok.tokenizer.result import TokenizedChain, parse_residue_ids
 from protok.tokenizer.store import FailedInput, errors_path_for, write_errors
 from protok.tokenizer.tokenfile import read_records
-from protok.tokenizer.workers import WorkerPool, worker_tokenizer
+from protok.tokenizer.workers import WorkerPool, local_workers, worker_tokenizer
 
 __all__ = [
     "CHUNK_RECORDS",
     "MIN_RECORDS_FOR_POOL",
     "DecodeSummary",
+    "count_records",
     "decode_file",
     "decode_records",
     "decoded_title",
+    "local_decoders",
     "record_to_chain",
 ]
 
@@ -53,6 +56,26 @@ CHUNK_RECORDS: int = 16
 MIN_RECORDS_FOR_POOL: int = 64
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def local_decoders(
+    workers: int, tokens: Path, model: str | None, *, device: str = "cpu"
+) -> contextlib.AbstractContextManager[WorkerPool | None]:
+    """Set this process up to decode the token file ``tokens``: ``workers`` decoding processes on a CPU from
+    :data:`MIN_RECORDS_FOR_POOL` records, and one torch thread here (several threads per process collapse on
+    a busy machine; processes scale), restored on exit. The pool goes to :func:`decode_file`."""
+    start = device == "cpu" and workers > 0 and count_records(tokens) >= MIN_RECORDS_FOR_POOL
+    return local_workers(workers, model, start=start, threads=1)
+
+
+def count_records(path: Path) -> int:
+    """Records in a token file, roughly (lines of JSONL / FASTA text; Parquet: its row count)."""
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    with open(path, "rb") as fh:
+        return sum(1 for _ in fh)
 
 
 def record_to_chain(rec: dict[str, Any], tok: Tokenizer, where: str = "<record>") -> TokenizedChain:

@@ -1,6 +1,6 @@
 """``protok tokenize --engine ray``: the same per-file function on a Ray cluster with Ray Data.
 
-Parsing (:func:`protok.tokenizer.runner.parse_file`) runs as a CPU ``map``; encoding runs in
+Parsing (:func:`protok.tokenizer.per_file.parse_file`) runs as a CPU ``map``; encoding runs in
 ``map_batches`` with a stateful class (:class:`_EncodeBatch`) that loads the model once per worker (or GPU).
 The driver receives per-file records and commits them through the same sharded store as the local engine,
 so outputs, errors files and ``--resume`` behave identically. Ray is optional: ``pip install protok[ray]``.
@@ -17,14 +17,15 @@ from typing import Any
 import numpy as np
 
 from protok.tokenizer.api import Tokenizer, load
-from protok.tokenizer.runner import FileResult, RunConfig, encode_group, parse_file
+from protok.tokenizer.config import TokenizeConfig
+from protok.tokenizer.per_file import FileResult, encode_group, parse_file
 from protok.tokenizer.store import FailedInput
 
 __all__ = ["run_ray"]
 
 
 def _parse_row(row: dict[str, Any], chains: list[str] | None, model: int | None, k: int) -> dict[str, Any]:
-    res = parse_file(str(row["source"]), chains, model, k)
+    res = parse_file(str(row["source"]), chains, model, k=k)
     # in-memory hand-over between Ray workers (never written to disk)
     return {"source": res.source, "payload": pickle.dumps(res, protocol=pickle.HIGHEST_PROTOCOL)}
 
@@ -48,7 +49,7 @@ class _EncodeBatch:
 
 
 def run_ray(
-    files: list[str], cfg: RunConfig, tok: Tokenizer
+    files: list[str], cfg: TokenizeConfig, tok: Tokenizer
 ) -> Iterator[tuple[list[dict[str, Any]], list[str], list[FailedInput]]]:
     """Yield ``(records, sources, failed)`` groups of about ``cfg.files_per_shard`` files."""
     try:

@@ -98,7 +98,7 @@ class TokenizedChain:
         return f"TokenizedChain(id={self.id!r}, chain_id={self.chain_id!r}, length={len(self)})"
 
 
-class EncodedBatch(list):  # type: ignore[type-arg]
+class EncodedBatch(list[list[TokenizedChain]]):
     """What :meth:`protok.tokenizer.Tokenizer.encode_batch` returns: a list with one entry per input (a list of
     :class:`TokenizedChain`, one per chain), and ``failures``.
 

@@ -1,7 +1,7 @@
 """Batch tokenization of many files: a pure per-file function, swappable executors, sharded resumable output.
 
-* :func:`parse_file` - the per-file function (read the structure, build each chain's residue graph). It never
-  raises: failures come back as a reason string, so one bad file never stops a run.
+* :mod:`protok.tokenizer.per_file` - the per-file work (read the structure, build each chain's residue graph,
+  encode); it never raises: failures come back as a reason string, so one bad file never stops a run.
 * Executors: in-process, a bounded process pool (``workers``), or Ray Data (:mod:`protok.tokenizer.ray_engine`).
   On a CPU the pool's processes and the main one each parse *and* encode chunks of files (only token
   records travel between processes); with a GPU encoder the pool parses ahead while the main process
@@ -22,14 +22,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from protok.errors import failure_reason
-from protok.tokenizer.api import Featurized, Tokenizer, entry_id, featurize
+from protok.tokenizer.api import Tokenizer
+from protok.tokenizer.config import TokenizeConfig
 from protok.tokenizer.inputs import record_ids
+from protok.tokenizer.per_file import FileResult, encode_group, parse_file, tokenize_files
 from protok.tokenizer.store import FailedInput, ShardStore
 from protok.tokenizer.tokenfile import fasta_text
+from protok.tokenizer.vocab import Vocabulary
 from protok.tokenizer.workers import WorkerPool, pool_worthwhile, start_pool, worker_tokenizer
 
-__all__ = ["FileResult", "RunConfig", "RunSummary", "parse_file", "run_tokenize"]
+__all__ = ["RunSummary", "run_tokenize"]
 
 log = logging.getLogger(__name__)
 
@@ -40,73 +42,6 @@ CHUNK_FILES: int = 16
 PREFETCH_PER_WORKER: int = 32
 #: Chunks of :data:`CHUNK_FILES` files a worker that parses and encodes may run ahead.
 PREFETCH_CHUNKS_PER_WORKER: int = 4
-
-
-@dataclass
-class FileResult:
-    """What :func:`parse_file` returns for one input: featurized chains, or the reason it failed."""
-
-    source: str
-    items: list[Featurized] = field(default_factory=list)
-    error: str | None = None
-
-
-def parse_file(
-    source: str, chains: Sequence[str] | None = None, model: int | None = None, k: int = 16
-) -> FileResult:
-    """Read one structure file and build the residue graph of each protein chain (pure, never raises).
-
-    Parameters
-    ----------
-    source : str
-        Path of a PDB / mmCIF / BinaryCIF file (gzip too).
-    chains : sequence of str, optional
-        Author chain ids to keep.
-    model : int, optional
-        1-based model number (default: first).
-    k : int
-        Neighbours per residue in the graph.
-
-    Returns
-    -------
-    FileResult
-        ``error`` is ``"<ExceptionType>: <reason>"`` when the file failed (no protein chain, corrupt, ...);
-        the path is not repeated in it (it is the result's ``source``).
-    """
-    from protok.structures import read_structure
-
-    try:
-        kwargs: dict[str, Any] = {}
-        if chains:
-            kwargs["chains"] = list(chains)
-        if model is not None:
-            kwargs["model"] = model
-        cx = read_structure(source, **kwargs)
-        if len(cx.chains) == 0:
-            skipped = "; ".join(f"{s.chain_id}: {s.reason}" for s in cx.skipped) or "no chains"
-            return FileResult(source, error=f"NoProteinChainError: no protein chain ({skipped})")
-        sid = entry_id(source)
-        return FileResult(source, items=[featurize(c, k, sid) for c in cx.chains])
-    except Exception as exc:  # noqa: BLE001 - every failure is recorded, the run goes on
-        return FileResult(source, error=failure_reason(exc, source))
-
-
-@dataclass
-class RunConfig:
-    """Options of one ``protok tokenize`` run (see the CLI for their meaning)."""
-
-    inputs: list[str]
-    output: Path | None = None
-    chains: list[str] | None = None
-    model: int | None = None
-    workers: int = 0
-    files_per_shard: int = 256
-    resume: bool = False
-    engine: str = "local"
-    progress: bool = True
-    model_name: str | None = None  # for the Ray engine: what each worker loads
-    device: str = "cpu"
-    ids: dict[str, str] | None = None  # input -> record id (default: record_ids(inputs))
 
 
 @dataclass
@@ -133,12 +68,12 @@ class RunSummary:
         )
 
 
-def _parse_many(files: Sequence[str], cfg: RunConfig, k: int) -> Iterator[FileResult]:
+def _parse_many(files: Sequence[str], cfg: TokenizeConfig, k: int) -> Iterator[FileResult]:
     """Parse ``files`` in order, in-process or in a bounded process pool (at most
     ``PREFETCH_PER_WORKER x workers`` files in flight)."""
     if not pool_worthwhile(cfg.workers, len(files)):
         for f in files:
-            yield parse_file(f, cfg.chains, cfg.model, k)
+            yield parse_file(f, cfg.chains, cfg.model, k=k)
         return
     window = max(2 * CHUNK_FILES, PREFETCH_PER_WORKER * cfg.workers)
     with start_pool(cfg.workers, None) as parsers:
@@ -146,43 +81,15 @@ def _parse_many(files: Sequence[str], cfg: RunConfig, k: int) -> Iterator[FileRe
         pending: deque[Future[FileResult]] = deque()
         it = iter(files)
         for f in it:
-            pending.append(pool.submit(parse_file, f, cfg.chains, cfg.model, k))
+            pending.append(pool.submit(parse_file, f, cfg.chains, cfg.model, k=k))
             if len(pending) >= window:
                 break
         while pending:
             res = pending.popleft().result()
             nxt = next(it, None)
             if nxt is not None:
-                pending.append(pool.submit(parse_file, nxt, cfg.chains, cfg.model, k))
+                pending.append(pool.submit(parse_file, nxt, cfg.chains, cfg.model, k=k))
             yield res
-
-
-def encode_group(
-    tok: Tokenizer, group: Sequence[FileResult]
-) -> tuple[list[dict[str, Any]], list[FailedInput]]:
-    """Encode the chains of parsed files; records in file then chain order, and the failures.
-
-    Should the encoder fail on the batch (a chain too large for memory, say), the failure is recorded
-    against the file that caused it and the others still get their tokens (:meth:`Tokenizer.encode_groups`).
-    """
-    failed = [FailedInput(r.source, r.error) for r in group if r.error is not None]
-    ok = [r for r in group if r.error is None]
-    records: list[dict[str, Any]] = []
-    for r, encoded in zip(ok, tok.encode_groups([r.items for r in ok])):
-        if isinstance(encoded, Exception):
-            failed.append(FailedInput(r.source, failure_reason(encoded, r.source)))
-        else:
-            records += [t.to_record() for t in encoded]
-    order = {r.source: i for i, r in enumerate(group)}
-    failed.sort(key=lambda f: order[f.source])
-    return records, failed
-
-
-def tokenize_files(
-    tok: Tokenizer, files: Sequence[str], chains: Sequence[str] | None = None, model: int | None = None
-) -> tuple[list[dict[str, Any]], list[FailedInput]]:
-    """Parse and encode ``files`` in this process: :func:`parse_file` then :func:`encode_group`."""
-    return encode_group(tok, [parse_file(f, chains, model, tok.k_neighbours) for f in files])
 
 
 def _tokenize_in_worker(
@@ -194,7 +101,7 @@ def _tokenize_in_worker(
 ChunkResult = tuple[list[dict[str, Any]], list[str], list[FailedInput]]
 
 
-def _chunks(files: Sequence[str], cfg: RunConfig) -> list[list[str]]:
+def _chunks(files: Sequence[str], cfg: TokenizeConfig) -> list[list[str]]:
     """``files`` cut into shards of ``cfg.files_per_shard``, each cut into chunks of :data:`CHUNK_FILES`."""
     out = []
     for s in range(0, len(files), cfg.files_per_shard):
@@ -203,7 +110,7 @@ def _chunks(files: Sequence[str], cfg: RunConfig) -> list[list[str]]:
     return out
 
 
-def _worker_model(tok: Tokenizer, cfg: RunConfig) -> str | None:
+def _worker_model(tok: Tokenizer, cfg: TokenizeConfig) -> str | None:
     """What worker processes load to encode on their own, or None when they cannot (a GPU encoder, which
     stays in this process, or a tokenizer that was not loaded from a registry name or folder)."""
     if tok.device.type != "cpu":
@@ -216,7 +123,7 @@ def _worker_model(tok: Tokenizer, cfg: RunConfig) -> str | None:
 
 
 def _chunk_results(
-    tok: Tokenizer, files: Sequence[str], cfg: RunConfig, pool: WorkerPool | None = None
+    tok: Tokenizer, files: Sequence[str], cfg: TokenizeConfig, pool: WorkerPool | None = None
 ) -> Iterator[ChunkResult]:
     """``(records, sources, failed)`` for each chunk of :func:`_chunks`, in input order.
 
@@ -247,7 +154,7 @@ def _chunk_results(
 
 
 def _run_chunks(
-    tok: Tokenizer, chunks: list[list[str]], cfg: RunConfig, pool: WorkerPool
+    tok: Tokenizer, chunks: list[list[str]], cfg: TokenizeConfig, pool: WorkerPool
 ) -> Iterator[ChunkResult]:
     """Share ``chunks`` between ``pool``'s encoding workers and this process (see :func:`_chunk_results`)."""
     executor = pool.executor
@@ -299,7 +206,7 @@ def _run_chunks(
 
 
 def _encode_local(
-    tok: Tokenizer, files: Sequence[str], cfg: RunConfig, pool: WorkerPool | None = None
+    tok: Tokenizer, files: Sequence[str], cfg: TokenizeConfig, pool: WorkerPool | None = None
 ) -> Iterator[ChunkResult]:
     """``(records, sources, failed)`` per output shard of ``cfg.files_per_shard`` files."""
     records: list[dict[str, Any]] = []
@@ -318,7 +225,7 @@ def _encode_local(
 
 def run_tokenize(
     tok: Tokenizer | None,
-    cfg: RunConfig,
+    cfg: TokenizeConfig,
     stream: IO[str] | None = None,
     tokenizer_factory: Callable[[], Tokenizer] | None = None,
     pool: WorkerPool | None = None,
@@ -343,76 +250,105 @@ def run_tokenize(
             raise ValueError("need a tokenizer or a tokenizer factory")
         tok = tokenizer_factory()
     summary = RunSummary(files=len(cfg.inputs))
-    store: ShardStore | None = None
-    todo = list(cfg.inputs)
     ids = cfg.ids if cfg.ids is not None else record_ids(cfg.inputs)
-    if cfg.output is not None:
-        store = ShardStore(Path(cfg.output), tok.vocab)
-        summary.errors_path = store.errors_path
-        if cfg.resume and not store.has_unfinished_run and store.output.exists():
-            retry = store.reopen(todo)  # the finished output's failed inputs are tried again
-            if not retry:
-                log.info("%s is complete; nothing to resume", store.output)
-                summary.done_before = len(todo)
-                summary.failures = list(store.failures)
-                summary.failed = len(store.failures)
-                summary.seconds = time.perf_counter() - t0
-                return summary
-        else:
-            store.start(cfg.resume)
-        summary.done_before = len(store.done & set(todo))
-        todo = [f for f in todo if f not in store.done]
-
-    bar = _progress(cfg, total=len(cfg.inputs), initial=summary.done_before)
-
-    def handle(records: list[dict[str, Any]], sources: list[str], failed: list[FailedInput]) -> None:
-        for r in records:
-            r["id"] = ids.get(r["source"], r["id"])
+    store, todo = _open_output(cfg, tok, summary)
+    if todo is not None:
+        out = stream if stream is not None else sys.stdout
+        with _progress(cfg, total=len(cfg.inputs), initial=summary.done_before) as bar:
+            for records, sources, failed in _groups(tok, todo, cfg, pool):
+                for r in records:
+                    r["id"] = ids.get(r["source"], r["id"])
+                _deliver(records, sources, failed, store, out, tok.vocab)
+                _count(summary, records, sources, failed)
+                bar.update(len(sources))
         if store is not None:
-            store.commit(records, sources, failed)
-        else:
-            out = stream if stream is not None else sys.stdout
-            out.write(fasta_text(records, tok.vocab))
-            out.flush()
-            for f in failed:
-                log.warning("failed: %s: %s", f.source, f.reason)
-        summary.failed += len(failed)
-        summary.ok += len(sources) - len(failed)
-        summary.failures.extend(failed)
-        summary.chains += len(records)
-        summary.residues += sum(r["length"] for r in records)
-        if bar is not None:
-            bar.update(len(sources))
-
-    try:
-        if cfg.engine == "ray":
-            from protok.tokenizer.ray_engine import run_ray
-
-            for records, sources, failed in run_ray(todo, cfg, tok):
-                handle(records, sources, failed)
-        elif cfg.engine == "local":
-            for records, sources, failed in _encode_local(tok, todo, cfg, pool):
-                handle(records, sources, failed)
-        else:
-            raise ValueError(f"unknown engine {cfg.engine!r} (local or ray)")
-    finally:
-        if bar is not None:
-            bar.close()
-    if store is not None:
-        store.finalize()
-        inputs = set(cfg.inputs)
-        summary.failures = list(store.failures)
-        summary.failed = len(store.failures)
-        summary.ok = len(store.done & inputs) - sum(f.source in inputs for f in store.failures)
+            store.finalize()
+            _count_from_store(store, cfg, summary)
     summary.seconds = time.perf_counter() - t0
     return summary
 
 
-def _progress(cfg: RunConfig, total: int, initial: int) -> Any:
-    if not cfg.progress:
-        return None
+def _open_output(
+    cfg: TokenizeConfig, tok: Tokenizer, summary: RunSummary
+) -> tuple[ShardStore | None, list[str] | None]:
+    """The started (or resumed) output store, None for stream output, and the inputs still to do (None when
+    ``--resume`` finds a finished output whose inputs all succeeded)."""
+    if cfg.output is None:
+        return None, list(cfg.inputs)
+    store = ShardStore(Path(cfg.output), tok.vocab)
+    summary.errors_path = store.errors_path
+    if cfg.resume and not store.has_unfinished_run and store.output.exists():
+        if not store.reopen(cfg.inputs):  # a finished output: its failed inputs are tried again
+            log.info("%s is complete; nothing to resume", store.output)
+            summary.done_before = len(cfg.inputs)
+            summary.failures = list(store.failures)
+            summary.failed = len(store.failures)
+            return store, None
+    else:
+        store.start(cfg.resume)
+    summary.done_before = len(store.done & set(cfg.inputs))
+    return store, [f for f in cfg.inputs if f not in store.done]
+
+
+def _groups(
+    tok: Tokenizer, todo: list[str], cfg: TokenizeConfig, pool: WorkerPool | None
+) -> Iterator[ChunkResult]:
+    """``(records, sources, failed)`` per output shard, from the configured engine."""
+    if cfg.engine == "ray":
+        from protok.tokenizer.ray_engine import run_ray
+
+        return run_ray(todo, cfg, tok)
+    if cfg.engine == "local":
+        return _encode_local(tok, todo, cfg, pool)
+    raise ValueError(f"unknown engine {cfg.engine!r} (local or ray)")
+
+
+def _deliver(
+    records: list[dict[str, Any]],
+    sources: list[str],
+    failed: list[FailedInput],
+    store: ShardStore | None,
+    stream: IO[str],
+    vocab: Vocabulary,
+) -> None:
+    """Commit one group to the store, or write it to ``stream`` as FASTA text and log its failures."""
+    if store is not None:
+        store.commit(records, sources, failed)
+        return
+    stream.write(fasta_text(records, vocab))
+    stream.flush()
+    for f in failed:
+        log.warning("failed: %s: %s", f.source, f.reason)
+
+
+def _count(
+    summary: RunSummary, records: list[dict[str, Any]], sources: list[str], failed: list[FailedInput]
+) -> None:
+    summary.failed += len(failed)
+    summary.ok += len(sources) - len(failed)
+    summary.failures.extend(failed)
+    summary.chains += len(records)
+    summary.residues += sum(r["length"] for r in records)
+
+
+def _count_from_store(store: ShardStore, cfg: TokenizeConfig, summary: RunSummary) -> None:
+    """Outcome counts of an output: from its store, so they include earlier runs."""
+    inputs = set(cfg.inputs)
+    summary.failures = list(store.failures)
+    summary.failed = len(store.failures)
+    summary.ok = len(store.done & inputs) - sum(f.source in inputs for f in store.failures)
+
+
+def _progress(cfg: TokenizeConfig, total: int, initial: int) -> Any:
+    """A files/s progress bar on stderr (a no-op bar when ``cfg.progress`` is off)."""
     from tqdm import tqdm
 
     return tqdm(
-        total=total, initial=initial, unit="file", desc="tokenize", file=sys.stderr, dynamic_ncols=True
+        total=total,
+        initial=initial,
+        unit="file",
+        desc="tokenize",
+        file=sys.stderr,
+        dynamic_ncols=True,
+        disable=not cfg.progress,
     )

@@ -7,11 +7,15 @@ it (each needs about two seconds to import torch and load the model).
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from protok._threads import torch_threads
 
 if TYPE_CHECKING:  # pragma: no cover
     from protok.tokenizer.api import Tokenizer
@@ -22,6 +26,8 @@ __all__ = [
     "WorkerPool",
     "default_workers",
     "encoder_threads",
+    "local_encoders",
+    "local_workers",
     "pool_worthwhile",
     "start_pool",
     "worker_tokenizer",
@@ -91,6 +97,34 @@ def encoder_threads(workers: int) -> int:
     """Torch threads for the main process next to ``workers`` worker processes: the cores they leave free
     (at least one), so the machine is not oversubscribed."""
     return max(1, (os.cpu_count() or 1) - max(0, workers))
+
+
+@contextlib.contextmanager
+def local_workers(
+    workers: int, model: str | None, *, start: bool, threads: int | None
+) -> Iterator[WorkerPool | None]:
+    """This process's side of a local batch job: a pool of ``workers`` processes that load ``model`` (None:
+    the shipped default), started now when ``start`` and shut down on exit, and ``threads`` torch threads
+    for this process (None: unchanged), restored on exit. Yields the pool, or None."""
+    with contextlib.ExitStack() as stack:
+        pool = stack.enter_context(start_pool(workers, model or DEFAULT_MODEL)) if start else None
+        stack.enter_context(torch_threads(threads))
+        yield pool
+
+
+def local_encoders(
+    workers: int, n_files: int, model: str | None, *, engine: str = "local", device: str = "cpu"
+) -> contextlib.AbstractContextManager[WorkerPool | None]:
+    """Set this process up for a tokenize run of ``n_files`` files with ``workers`` worker processes.
+
+    With the local engine on a CPU, the encoding workers start now when the run is large enough
+    (:func:`pool_worthwhile`) — enter this before importing torch, so their start-up overlaps this process's
+    own — and torch gets the cores the workers leave free (:func:`encoder_threads`). See
+    :func:`local_workers`; the pool goes to :func:`protok.tokenizer.runner.run_tokenize`.
+    """
+    local_cpu = engine == "local" and device == "cpu" and workers > 0
+    start = local_cpu and pool_worthwhile(workers, n_files)
+    return local_workers(workers, model, start=start, threads=encoder_threads(workers) if local_cpu else None)
 
 
 def worker_tokenizer() -> Tokenizer:

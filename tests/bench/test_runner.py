@@ -132,8 +132,8 @@ def test_run_bench_with_protok_checkpoint(data_dir, tmp_path, random_checkpoint)
 def test_flex_note_says_how_to_enable_the_task(tmp_path):
     from pathlib import Path
 
-    from protok.bench.sources import SHIPPED_FLEX
     from protok.bench.runner import flex_note
+    from protok.bench.sources import SHIPPED_FLEX
 
     assert "apt-get install theseus-examples" in flex_note(tmp_path, 40)  # an empty folder: skipped
     assert flex_note(tmp_path, 40).startswith("flexibility task skipped")

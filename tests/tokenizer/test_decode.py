@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from protok.structures import read_structure
+from protok.tokenizer.config import TokenizeConfig
 from protok.tokenizer.decode import decode_file, decoded_title
 from protok.tokenizer.inputs import collect_inputs
-from protok.tokenizer.runner import RunConfig, run_tokenize
+from protok.tokenizer.runner import run_tokenize
 
 STRUCTURES = Path(__file__).resolve().parents[2] / "structures"
 
@@ -47,7 +48,7 @@ def token_file(tok, tmp_path_factory):
         shutil.copy(STRUCTURES / name, folder / name)
     out = tmp_path / "tokens.jsonl"
     summary = run_tokenize(
-        tok, RunConfig(inputs=collect_inputs([folder]), output=out, chains=None, progress=False)
+        tok, TokenizeConfig(inputs=collect_inputs([folder]), output=out, chains=None, progress=False)
     )
     assert summary.failed == 0
     # keep three 4V8R chains (AA, Aa and BB: the file has 32) so the test stays quick

@@ -16,8 +16,10 @@ import pytest
 from protok.errors import InputNotFoundError
 from protok.structures import read_structure
 from protok.tokenizer import Tokenizer, read_records
+from protok.tokenizer.config import TokenizeConfig
 from protok.tokenizer.inputs import collect_inputs, parse_shard, record_ids, select_shard
-from protok.tokenizer.runner import RunConfig, parse_file, run_tokenize
+from protok.tokenizer.per_file import encode_group, parse_file, tokenize_files
+from protok.tokenizer.runner import run_tokenize
 from protok.tokenizer.store import ShardStore, errors_path_for
 
 
@@ -62,18 +64,22 @@ def test_parse_file_records_failures_instead_of_raising(mixed_folder, tok):
     ok = parse_file(str(good[0]), k=tok.k_neighbours)
     assert ok.error is None and len(ok.items) == 1
     for b in bad:
-        res = parse_file(str(b))
+        res = parse_file(str(b), k=tok.k_neighbours)
         assert res.items == [] and res.error and res.source == str(b)
         assert str(b) not in res.error  # the reason does not repeat the path it is recorded against
-    assert parse_file(str(bad[1])).error.startswith("NoProteinChainError: no protein chain")
-    assert parse_file(str(bad[0])).error.startswith("CorruptStructureError: truncated coordinate record")
+    assert parse_file(str(bad[1]), k=tok.k_neighbours).error.startswith(
+        "NoProteinChainError: no protein chain"
+    )
+    assert parse_file(str(bad[0]), k=tok.k_neighbours).error.startswith(
+        "CorruptStructureError: truncated coordinate record"
+    )
 
 
 @pytest.mark.parametrize("ext", ["jsonl", "parquet", "fasta"])
 def test_run_writes_every_good_chain_once_and_records_failures(mixed_folder, tok, tmp_path, ext):
     folder, good, bad = mixed_folder
     out = tmp_path / f"tokens.{ext}"
-    cfg = RunConfig(inputs=collect_inputs([folder]), output=out, files_per_shard=4, progress=False)
+    cfg = TokenizeConfig(inputs=collect_inputs([folder]), output=out, files_per_shard=4, progress=False)
     summary = run_tokenize(tok, cfg)
     assert summary.failed == 2 and summary.ok == len(good)
     assert not out.with_name(out.name + ".parts").exists()
@@ -99,7 +105,7 @@ def test_stream_output_is_fasta(tok, tmp_path):
 
     buf = io.StringIO()
     src = str(Path(__file__).resolve().parents[2] / "structures" / "1ubi.pdb")
-    summary = run_tokenize(tok, RunConfig(inputs=[src], progress=False), stream=buf)
+    summary = run_tokenize(tok, TokenizeConfig(inputs=[src], progress=False), stream=buf)
     header, text = buf.getvalue().splitlines()
     assert header == ">1ubi_A" and summary.ok == 1
     assert from_text(text, tok.vocab).tolist() == tok.encode(src)[0].tokens.tolist()
@@ -110,7 +116,7 @@ def test_stream_output_names_a_failed_file_once(tok, caplog):
 
     bad = str(Path(__file__).resolve().parents[2] / "structures" / "not_a_structure.pdb")
     with caplog.at_level("WARNING", logger="protok.tokenizer.runner"):
-        summary = run_tokenize(tok, RunConfig(inputs=[bad], progress=False), stream=io.StringIO())
+        summary = run_tokenize(tok, TokenizeConfig(inputs=[bad], progress=False), stream=io.StringIO())
     assert summary.failed == 1
     (message,) = [r.getMessage() for r in caplog.records]
     assert message.startswith(f"failed: {bad}: UnknownFormatError: not a PDB, mmCIF or BinaryCIF file")
@@ -124,9 +130,9 @@ def test_resume_drops_orphans_and_torn_manifest_lines(mixed_folder, tok, tmp_pat
     store = ShardStore(out, tok.vocab)
     store.start(resume=False)
     # simulate a crash: one committed shard, one orphan shard file, a torn manifest line and a temp file
-    from protok.tokenizer.runner import _parse_many, encode_group
+    from protok.tokenizer.runner import _parse_many
 
-    first = list(_parse_many(files[:2], RunConfig(inputs=files[:2]), tok.k_neighbours))
+    first = list(_parse_many(files[:2], TokenizeConfig(inputs=files[:2]), tok.k_neighbours))
     recs, failed = encode_group(tok, first)
     store.commit(recs, files[:2], failed)
     (store.parts / "part-000001.jsonl").write_text('{"id": "orphan"}\n')
@@ -135,15 +141,15 @@ def test_resume_drops_orphans_and_torn_manifest_lines(mixed_folder, tok, tmp_pat
         fh.write('{"shard": "part-000001.jsonl", "sources": ["x"')
     # a fresh run without --resume refuses to clobber the unfinished one
     with pytest.raises(FileExistsError):
-        run_tokenize(tok, RunConfig(inputs=files, output=out, progress=False))
+        run_tokenize(tok, TokenizeConfig(inputs=files, output=out, progress=False))
     summary = run_tokenize(
-        tok, RunConfig(inputs=files, output=out, resume=True, files_per_shard=3, progress=False)
+        tok, TokenizeConfig(inputs=files, output=out, resume=True, files_per_shard=3, progress=False)
     )
     assert summary.done_before == 2
     assert _got(out) == _expected(good)
     assert summary.failed == 2
     # resuming a finished run tries its failed inputs again (they still fail) and keeps every record
-    again = run_tokenize(tok, RunConfig(inputs=files, output=out, resume=True, progress=False))
+    again = run_tokenize(tok, TokenizeConfig(inputs=files, output=out, resume=True, progress=False))
     assert again.done_before == len(files) - 2 and again.failed == 2 and _got(out) == _expected(good)
     assert not out.with_name(out.name + ".parts").exists()
 
@@ -166,14 +172,14 @@ def test_record_ids_are_unique_within_a_run(tok, tmp_path):
         "b/2xhe.pdb.gz": "2xhe",
     }  # fmt: skip
     out = tmp_path / "t.jsonl"
-    run_tokenize(tok, RunConfig(inputs=files, output=out, files_per_shard=2, progress=False))
+    run_tokenize(tok, TokenizeConfig(inputs=files, output=out, files_per_shard=2, progress=False))
     recs = list(read_records(out))
     assert len(recs) == 6
     assert len({(r["id"], r["chain"]) for r in recs}) == 6  # no two records share id and chain
     assert {r["id"]: r["source"] for r in recs}["a/x"] == str(tmp_path / "a" / "x.pdb")
     # a shard of the run names its records as the whole run does
     shard = run_tokenize(
-        tok, RunConfig(inputs=files[1:2], output=tmp_path / "s.jsonl", ids=ids, progress=False)
+        tok, TokenizeConfig(inputs=files[1:2], output=tmp_path / "s.jsonl", ids=ids, progress=False)
     )
     assert shard.ok == 1
     assert [r["id"] for r in read_records(tmp_path / "s.jsonl")] == [ids[files[1]]]
@@ -191,13 +197,13 @@ def test_resume_retries_inputs_that_failed(tok, tmp_path):
     files = collect_inputs([folder])
     for fmt in ("jsonl", "parquet", "fasta"):
         out = tmp_path / f"tokens.{fmt}"
-        first = run_tokenize(tok, RunConfig(inputs=files, output=out, files_per_shard=2, progress=False))
+        first = run_tokenize(tok, TokenizeConfig(inputs=files, output=out, files_per_shard=2, progress=False))
         assert (first.ok, first.failed) == (3, 1)
         before = out.read_bytes()
-        still = run_tokenize(tok, RunConfig(inputs=files, output=out, resume=True, progress=False))
+        still = run_tokenize(tok, TokenizeConfig(inputs=files, output=out, resume=True, progress=False))
         assert (still.ok, still.failed) == (3, 1) and still.failures[0].source == str(flaky)
         flaky.write_bytes((s / "2n0n_model1.pdb").read_bytes())  # the input is mended
-        fixed = run_tokenize(tok, RunConfig(inputs=files, output=out, resume=True, progress=False))
+        fixed = run_tokenize(tok, TokenizeConfig(inputs=files, output=out, resume=True, progress=False))
         assert (fixed.ok, fixed.failed, fixed.done_before) == (4, 0, 3)
         assert not errors_path_for(out).exists() and not out.with_name(out.name + ".parts").exists()
         recs = list(read_records(out, tok.vocab))
@@ -209,13 +215,11 @@ def test_resume_retries_inputs_that_failed(tok, tmp_path):
     out = tmp_path / "unfinished.jsonl"
     store = ShardStore(out, tok.vocab)
     store.start(resume=False)
-    from protok.tokenizer.runner import tokenize_files
-
     records, failed = tokenize_files(tok, [str(flaky)])
     store.commit(records, [str(flaky)], failed)
     assert [f.source for f in failed] == [str(flaky)]
     flaky.write_bytes((s / "2n0n_model1.pdb").read_bytes())
-    done = run_tokenize(tok, RunConfig(inputs=files, output=out, resume=True, progress=False))
+    done = run_tokenize(tok, TokenizeConfig(inputs=files, output=out, resume=True, progress=False))
     assert (done.ok, done.failed) == (4, 0) and len(list(read_records(out))) == 4
 
 
@@ -230,21 +234,19 @@ def test_process_pool_gives_same_records(mixed_folder, tok, tmp_path, monkeypatc
     monkeypatch.setattr(runner, "CHUNK_FILES", 2)  # several chunks: some run in the workers, some here
     for workers in (0, 2):
         out = tmp_path / f"w{workers}.jsonl"
-        run_tokenize(tok, RunConfig(inputs=files, output=out, workers=workers, progress=False))
+        run_tokenize(tok, TokenizeConfig(inputs=files, output=out, workers=workers, progress=False))
         outs.append(sorted(json.dumps(r, sort_keys=True) for r in read_records(out)))
     # a tokenizer workers cannot load by name (as with a GPU encoder): workers parse, this process encodes
     unnamed = Tokenizer(tok.model, name="<in-memory model>")
-    assert runner._worker_model(unnamed, RunConfig(inputs=files)) is None
+    assert runner._worker_model(unnamed, TokenizeConfig(inputs=files)) is None
     out = tmp_path / "unnamed.jsonl"
-    run_tokenize(unnamed, RunConfig(inputs=files, output=out, workers=2, progress=False))
+    run_tokenize(unnamed, TokenizeConfig(inputs=files, output=out, workers=2, progress=False))
     outs.append(sorted(json.dumps(r, sort_keys=True) for r in read_records(out)))
     assert outs[0] == outs[1] == outs[2]
 
 
 def test_encode_failure_is_recorded_against_its_file(mixed_folder, tok, monkeypatch):
     """When the encoder fails on one file's chains, that file is recorded as failed and the others go on."""
-    from protok.tokenizer import runner
-
     folder, good, bad = mixed_folder
     files = sorted(str(p) for p in good)[:3]
     results = [parse_file(f, k=tok.k_neighbours) for f in files]
@@ -257,7 +259,7 @@ def test_encode_failure_is_recorded_against_its_file(mixed_folder, tok, monkeypa
         return original(items)
 
     monkeypatch.setattr(tok, "encode_featurized", flaky)
-    records, failed = runner.encode_group(tok, results)
+    records, failed = encode_group(tok, results)
     assert [f.source for f in failed] == [files[1]]
     assert failed[0].reason == "MemoryError: simulated out of memory"
     assert {r["source"] for r in records} == {files[0], files[2]}
@@ -298,3 +300,13 @@ def test_resume_after_sigkill(tmp_path, model_dir, mixed_folder_factory):
     assert _got(out) == _expected(good)
     errors = errors_path_for(out).read_text().splitlines()[1:]
     assert sorted(e.split("\t")[0] for e in errors) == sorted(str(b) for b in bad)
+
+
+def test_engines_share_the_per_file_module_without_importing_each_other():
+    code = (
+        "import sys, protok.tokenizer.ray_engine, protok.tokenizer.per_file; "
+        "print('protok.tokenizer.runner' in sys.modules)"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "False"
