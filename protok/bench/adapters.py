@@ -101,8 +101,8 @@ class TokenizerAdapter(Protocol):
         ...
 
 
-def _one_hot(k: int) -> np.ndarray:
-    return np.eye(k, dtype=np.float32)
+def _one_hot(n: int) -> np.ndarray:
+    return np.eye(n, dtype=np.float32)
 
 
 class _Base:
@@ -219,16 +219,16 @@ def local_geometry_features(coords: np.ndarray) -> np.ndarray:
     n = len(ca)
     f = np.zeros((n, 8), np.float64)
 
-    def shifted(k: int) -> np.ndarray:
+    def shifted(offset: int) -> np.ndarray:
         out = np.full_like(ca, np.nan)
-        if k > 0:
-            out[:-k] = ca[k:]
+        if offset > 0:
+            out[:-offset] = ca[offset:]
         else:
-            out[-k:] = ca[:k]
+            out[-offset:] = ca[:offset]
         return out
 
-    for col, k in enumerate((-3, -2, 2, 3)):
-        f[:, col] = np.linalg.norm(shifted(k) - ca, axis=1)
+    for col, offset in enumerate((-3, -2, 2, 3)):
+        f[:, col] = np.linalg.norm(shifted(offset) - ca, axis=1)
     a, b = shifted(-1) - ca, shifted(1) - ca
     with np.errstate(invalid="ignore", divide="ignore"):
         f[:, 4] = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))

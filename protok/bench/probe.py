@@ -113,9 +113,9 @@ class ProbeModel(nn.Module):
     ) -> None:
         super().__init__()
         v = torch.as_tensor(np.asarray(vectors, np.float32))
-        k, d = v.shape
+        codebook_size, d = v.shape
         self.register_buffer("table", torch.cat([v, torch.zeros(1, d)], 0))
-        self.k = k
+        self.codebook_size = codebook_size  # row of the zero vector that undefined tokens (-1) look up
         self.pos = nn.Embedding(max_len, d)
         nn.init.normal_(self.pos.weight, std=0.02)
         self.norm = nn.LayerNorm(d)
@@ -127,7 +127,7 @@ class ProbeModel(nn.Module):
 
     def forward(self, tokens: Tensor, mask: Tensor) -> Tensor:
         """tokens (B, L) long with −1 for undefined/padding; mask (B, L) bool -> (B, L, out) or (B, out)."""
-        t = torch.where(tokens < 0, torch.full_like(tokens, self.k), tokens)
+        t = torch.where(tokens < 0, torch.full_like(tokens, self.codebook_size), tokens)
         pos = torch.arange(tokens.shape[1], device=tokens.device)
         table: Tensor = self.table  # type: ignore[assignment]
         x = self.drop(self.norm(table[t] + self.pos(pos)[None]))

@@ -74,9 +74,9 @@ def pearson(x: np.ndarray, y: np.ndarray) -> float:
     return float(stats.pearsonr(x, y).statistic)
 
 
-def _counts(tokens: np.ndarray, k: int) -> np.ndarray:
+def _counts(tokens: np.ndarray, codebook_size: int) -> np.ndarray:
     t = np.asarray(tokens).reshape(-1)
-    return np.bincount(t[t >= 0], minlength=k)[:k].astype(np.float64)
+    return np.bincount(t[t >= 0], minlength=codebook_size)[:codebook_size].astype(np.float64)
 
 
 def token_entropy(counts: np.ndarray) -> float:
@@ -85,19 +85,19 @@ def token_entropy(counts: np.ndarray) -> float:
     return float(-(p * np.log(p)).sum())
 
 
-def utilisation_rate(tokens: np.ndarray, k: int) -> float:
-    """UR = codes used at least once / K."""
-    return float((_counts(tokens, k) > 0).sum() / k)
+def utilisation_rate(tokens: np.ndarray, codebook_size: int) -> float:
+    """UR = codes used at least once / K (``codebook_size``)."""
+    return float((_counts(tokens, codebook_size) > 0).sum() / codebook_size)
 
 
-def perplexity(tokens: np.ndarray, k: int) -> float:
+def perplexity(tokens: np.ndarray, codebook_size: int) -> float:
     """Data-set level perplexity exp(H) of the token frequency distribution."""
-    return float(np.exp(token_entropy(_counts(tokens, k))))
+    return float(np.exp(token_entropy(_counts(tokens, codebook_size))))
 
 
-def per_protein_perplexity(token_lists: list[np.ndarray], k: int) -> tuple[float, float]:
+def per_protein_perplexity(token_lists: list[np.ndarray], codebook_size: int) -> tuple[float, float]:
     """Mean and std over proteins of each protein's own perplexity (StructTokenBench's averaging)."""
-    v = [perplexity(t, k) for t in token_lists if (np.asarray(t) >= 0).any()]
+    v = [perplexity(t, codebook_size) for t in token_lists if (np.asarray(t) >= 0).any()]
     return float(np.mean(v)), float(np.std(v))
 
 
@@ -118,8 +118,7 @@ def marginal_utility(tokens: np.ndarray, codes: np.ndarray) -> float:
     float
         NaN if fewer than 2 codes are used.
     """
-    k = codes.shape[0]
-    counts = _counts(tokens, k)
+    counts = _counts(tokens, codes.shape[0])
     used = np.flatnonzero(counts > 0)
     if used.size < 2:
         return float("nan")

@@ -12,9 +12,9 @@ __all__ = ["distinctiveness", "cosine_pairs"]
 
 def cosine_pairs(codes: np.ndarray, usage: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Off-diagonal pair cosines and pair weights p_i·p_j, each shape=(K(K−1)/2,)."""
-    k = codes.shape[0]
-    iu = np.triu_indices(k, 1)
-    p = usage / usage.sum() if usage.sum() > 0 else np.full(k, 1.0 / k)
+    codebook_size = codes.shape[0]
+    iu = np.triu_indices(codebook_size, 1)
+    p = usage / usage.sum() if usage.sum() > 0 else np.full(codebook_size, 1.0 / codebook_size)
     return pairwise_cosine(codes)[iu], (p[:, None] * p[None, :])[iu]
 
 

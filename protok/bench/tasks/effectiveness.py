@@ -132,10 +132,10 @@ def _binding_scores(out: list[np.ndarray], data: ProbeData, ligands: tuple[str, 
     p = np.concatenate(out)
     res = {}
     for g, lig in enumerate(ligands):
-        k = y[:, g] >= 0
-        res[f"auroc_{lig}"] = auroc(y[k, g], p[k, g]) if k.any() else float("nan")
-    k = y >= 0
-    res["auroc_pooled"] = auroc(y[k], _sigmoid(p)[k])
+        known = y[:, g] >= 0
+        res[f"auroc_{lig}"] = auroc(y[known, g], p[known, g]) if known.any() else float("nan")
+    known_all = y >= 0
+    res["auroc_pooled"] = auroc(y[known_all], _sigmoid(p)[known_all])
     return res
 
 

@@ -66,16 +66,16 @@ def alignment_scores(
     import biotite.sequence as bseq
     import biotite.sequence.align as align
 
-    k = codes.shape[0]
-    score = np.zeros((k + 1, k + 1), np.int32)
-    score[:k, :k] = np.rint(100 * pairwise_cosine(codes)).astype(np.int32)
-    alph = bseq.Alphabet(list(range(k + 1)))
+    codebook_size = codes.shape[0]
+    score = np.zeros((codebook_size + 1, codebook_size + 1), np.int32)
+    score[:codebook_size, :codebook_size] = np.rint(100 * pairwise_cosine(codes)).astype(np.int32)
+    alph = bseq.Alphabet(list(range(codebook_size + 1)))
     matrix = align.SubstitutionMatrix(alph, alph, score)
     out = np.empty(len(pairs))
     for i, (a, b) in enumerate(pairs):
         sa, sb = bseq.GeneralSequence(alph), bseq.GeneralSequence(alph)
-        sa.code = np.where(tokens[a] < 0, k, tokens[a]).astype(np.int64)
-        sb.code = np.where(tokens[b] < 0, k, tokens[b]).astype(np.int64)
+        sa.code = np.where(tokens[a] < 0, codebook_size, tokens[a]).astype(np.int64)
+        sb.code = np.where(tokens[b] < 0, codebook_size, tokens[b]).astype(np.int64)
         ali = align.align_optimal(sa, sb, matrix, gap_penalty=gap, terminal_penalty=False, max_number=1)[0]
         out[i] = ali.score
     return out
