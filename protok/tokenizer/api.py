@@ -196,17 +196,10 @@ class Tokenizer:
     # ------------------------------------------------------------------ model card
     @property
     def card(self) -> dict[str, Any]:
-        """The model card (metadata saved with the checkpoint), or an empty dict."""
-        for attr in ("card", "model_card", "metadata"):
-            value = getattr(self.model, attr, None)
-            if isinstance(value, dict):
-                return dict(value)
-        cfg = getattr(self.model, "config", None)
-        for attr in ("card", "metadata"):
-            value = getattr(cfg, attr, None)
-            if isinstance(value, dict):
-                return dict(value)
-        return {}
+        """The model card saved with the checkpoint (``model.card``, set by
+        :func:`protok.models.load_model`), or an empty dict for a model built in memory."""
+        card = getattr(self.model, "card", None)
+        return dict(card) if isinstance(card, dict) else {}
 
     # ------------------------------------------------------------------ featurize / encode
     def featurize(self, chain: ProteinChain, id: str | None = None) -> Featurized:

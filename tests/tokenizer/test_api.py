@@ -282,3 +282,11 @@ def test_graph_neighbours_come_from_the_model_config(tok):
     no_config.quantizer = tok.model.quantizer
     with pytest.raises(ProtokError, match=r"<bare>: model has no config\.encoder\.k"):
         Tokenizer(no_config, name="<bare>")
+
+
+def test_card_is_the_one_saved_with_the_checkpoint(tok):
+    from protok.models import ModelConfig, ProtokModel
+    from protok.tokenizer import Tokenizer
+
+    assert tok.card["name"] == "test model" and "codebook from real residue" in tok.card["note"]
+    assert Tokenizer(ProtokModel(ModelConfig.preset("small")), name="<memory>").card == {}
