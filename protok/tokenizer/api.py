@@ -86,8 +86,9 @@ class Featurized:
         object.__setattr__(self, "id", state["id"])
 
 
-def featurize(chain: ProteinChain, k: int = 16, id: str | None = None) -> Featurized:
-    """Build the residue graph of one chain (CPU work; safe to run in a worker process)."""
+def featurize(chain: ProteinChain, k: int, id: str | None = None) -> Featurized:
+    """Build the residue graph of one chain with ``k`` neighbours per residue (the model's
+    ``config.encoder.k``; :meth:`Tokenizer.featurize` passes it). CPU work, safe in a worker process."""
     from protok.graph import ENCODER_FIELDS, graph_fields
 
     fields = graph_fields(chain, k=k)
