@@ -23,6 +23,7 @@ from protok.bench.item import BenchItem
 from protok.bench.probe import ProbeConfig
 from protok.bench.results import Result
 from protok.bench.runner import run_bench, tokenize_dataset
+from protok.bench.sources import promod3_item
 from protok.bench.splits import Split, scop_split, sequence_split
 from protok.bench.suites import SUITES, SuiteConfig, get_suite
 
@@ -47,6 +48,7 @@ __all__ = [
     "get_suite",
     "parse_tokenizer_specs",
     "prepare_dataset",
+    "promod3_item",
     "register_adapter",
     "run_bench",
     "scop_split",
