@@ -217,7 +217,7 @@ def prepare_dataset(
     used, plus :meth:`SuiteConfig.data_params` and :data:`PREP_VERSION`.
 
     ``flex_dir``: the full-atom files of the flexibility task (default:
-    :func:`protok.bench.data.default_flex_dir`); ``suite.n_flex_files = 0`` leaves the task out.
+    :func:`protok.bench.sources.default_flex_dir`); ``suite.n_flex_files = 0`` leaves the task out.
 
     Raises
     ------

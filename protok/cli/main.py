@@ -17,8 +17,8 @@ __all__ = ["cli", "main"]
 _COMMANDS: dict[str, str] = {
     "inspect": "protok.cli.inspect_cmd:inspect_cmd",
     "tokenize": "protok.cli.tokenize_cmd:tokenize_cmd",
-    "decode": "protok.cli.tokenize_cmd:decode_cmd",
-    "info": "protok.cli.models_cmd:info_cmd",
+    "decode": "protok.cli.decode_cmd:decode_cmd",
+    "info": "protok.cli.info_cmd:info_cmd",
     "models": "protok.cli.models_cmd:models_cmd",
     "train": "protok.cli.train_cmd:train_cmd",
     "bench": "protok.cli.bench_cmd:bench_cmd",

@@ -1,4 +1,4 @@
-"""`protok tokenize` and `protok decode` through click's test runner."""
+"""`protok tokenize` through click's test runner."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import json
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -14,23 +13,6 @@ from protok.cli.main import cli
 
 REPO = Path(__file__).resolve().parents[2]
 STRUCTURES = REPO / "structures"
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    from protok.structures import read_structure
-    from protok.tokenizer.testing import make_test_model
-
-    chains = list(read_structure(STRUCTURES / "1ubi.pdb").chains)
-    chains += list(read_structure(STRUCTURES / "3o21.pdb.gz", chains="A").chains)
-    return make_test_model(tmp_path_factory.mktemp("cli-model") / "m", chains, seed=0)
-
-
-@pytest.fixture(scope="module")
-def tok(model_dir):
-    import protok.tokenizer as T
-
-    return T.load(model_dir)
 
 
 def _run(*args: str):
@@ -146,47 +128,6 @@ def test_tokenize_shard_and_chains_options(model_dir, tmp_path):
     assert bad.exit_code == 2 and "shard" in bad.output
     missing = _run("tokenize", str(tmp_path / "nothing-here.pdb"), "--model", str(model_dir))
     assert missing.exit_code == 2 and "no such file" in missing.output
-
-
-def test_decode_round_trip_files(model_dir, tok, tmp_path):
-    from protok.structures import read_structure
-
-    out = tmp_path / "t.jsonl"
-    assert _run("tokenize", str(STRUCTURES / "2xhe.pdb.gz"), "-o", str(out), "--model", str(model_dir),
-                "--no-progress").exit_code == 0  # fmt: skip
-    for fmt in ("pdb", "cif"):
-        res = _run("decode", str(out), "-o", str(tmp_path / fmt), "--model", str(model_dir), "--format", fmt)
-        assert res.exit_code == 0, res.output
-        files = sorted(p.name for p in (tmp_path / fmt).iterdir())
-        assert files == [f"2xhe_A.{fmt}", f"2xhe_B.{fmt}"]
-    back = read_structure(tmp_path / "pdb" / "2xhe_A.pdb").chains[0]
-    rec = json.loads(out.read_text().splitlines()[0])
-    direct = tok.decode(tok.encode(STRUCTURES / "2xhe.pdb.gz", chains="A")[0])
-    # the residue without a backbone (A617) is absent from the decoded file, everything else matches
-    assert len(back) == rec["length"] - 1
-    keep = direct.atom_mask.all(1)
-    np.testing.assert_allclose(back.coords, direct.coords[keep], atol=2e-3)
-    bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"id": "x", "chain": "A", "tokens": [1, 99999]}\n' + out.read_text())
-    res = _run("decode", str(bad), "-o", str(tmp_path / "bad"), "--model", str(model_dir), "--no-progress")
-    assert res.exit_code == 1 and "outside the vocabulary" in res.output
-    assert "3 records: wrote 2 files, 1 failed" in res.stderr and "bad.errors.tsv" in res.stderr
-    assert sorted(p.name for p in (tmp_path / "bad").iterdir()) == ["2xhe_A.pdb", "2xhe_B.pdb"]
-
-
-def test_decode_two_character_chain_ids_progress_and_title(model_dir, tmp_path):
-    out = tmp_path / "t.jsonl"
-    res = _run("tokenize", str(STRUCTURES / "4v8r_h36.pdb.gz"), "--chains", "AA,Bz", "-o", str(out),
-               "--model", str(model_dir), "--no-progress")  # fmt: skip
-    assert res.exit_code == 0, res.output
-    res = CliRunner().invoke(cli, ["decode", str(out), "-o", str(tmp_path / "d"), "--model", str(model_dir)])
-    assert res.exit_code == 0, res.output
-    assert "Traceback" not in res.output
-    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["4v8r_h36_AA.cif", "4v8r_h36_Bz.cif"]
-    last = res.stderr.strip().splitlines()[-1]
-    assert last.startswith("protok decode: 2 records: wrote 2 files (2 as mmCIF because they do not fit")
-    assert "decode: 100%" in res.stderr  # the progress bar, as tokenize shows one
-    assert "decoded from structure tokens by protok model" in (tmp_path / "d" / "4v8r_h36_AA.cif").read_text()
 
 
 @pytest.mark.ray
