@@ -257,6 +257,7 @@ class Scorer:
         ]
         npz = np.load(cfg.data.promod3)
         starts = np.concatenate([[0], np.cumsum(npz["length"])[:-1]])
+        dssp = npz["dssp"]  # read once: every npz[...] access decompresses the whole array
         where = {
             cid.decode(): (int(s), int(n)) for cid, s, n in zip(npz["id"], starts, npz["length"], strict=True)
         }
@@ -266,7 +267,7 @@ class Scorer:
             for i in indices:
                 s, n = where[store.ids[i]]
                 chains.append(store.get(i))
-                labels.append(ss3_labels(npz["dssp"][s : s + n]))
+                labels.append(ss3_labels(dssp[s : s + n]))
             return chains, labels
 
         self.probe_train, self.train_labels = labelled(train[:n_probe_train])

@@ -209,5 +209,5 @@ def load_model(
     config, meta = read_config(folder)
     model = ProtokModel(config, inference=inference)
     load_weights_into(model, folder / WEIGHTS_NAME)
-    model.card = meta.get("card", {})  # type: ignore[assignment]
+    model.card = meta.get("card", {})
     return model.to(device).eval()

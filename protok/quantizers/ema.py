@@ -13,6 +13,8 @@ statistics are ``N_k = 1``, ``m_k = e_k`` (also after data-dependent init and fo
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -40,7 +42,7 @@ class EMAVectorQuantizer(VectorQuantizer):
     cluster_size: Tensor
     embed_avg: Tensor
 
-    def __init__(self, *, decay: float = 0.99, eps: float = 1e-5, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *, decay: float = 0.99, eps: float = 1e-5, **kwargs: Any) -> None:
         self.decay = decay
         self.eps = eps
         super().__init__(**kwargs)

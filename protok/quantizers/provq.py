@@ -2,7 +2,7 @@
 
 Source: "Mitigating Premature Discretization with Progressive Quantization for Robust Vector
 Tokenization" (arXiv 2603.22304). The paper's exact formula, schedule shape/length, losses and codebook
-initialisation are NOT public (see /work/shared/REFERENCES.md); what follows is protok's implementation
+initialisation are NOT public (as far as could be found); what follows is protok's implementation
 of the published idea, with the unknowns exposed as options so the benchmark can compare them.
 
 Implemented

@@ -47,7 +47,7 @@ class DataConfig:
     Attributes
     ----------
     promod3 : str or None
-        Path of the ProMod3 ``chains.npz`` (see /work/shared/data/README.md); relative paths are resolved
+        Path of the ProMod3 ``chains.npz`` (the shared data folder's README describes it); relative paths are resolved
         against the config file's folder. None to use no ProMod3 chains.
     scop : str or None
         Path of ``scop2.tsv``; chains with SCOP2 labels are split by superfamily. None: sequence only.
