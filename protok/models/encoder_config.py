@@ -10,29 +10,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from protok.errors import ConfigError
+from protok.graph.features import EDGE_S_DIM, NODE_S_DIM, NODE_V_DIM
 
 __all__ = ["ENCODER_PRESETS", "EncoderConfig"]
-
-# Fallback feature sizes used only while protok.graph does not define them.
-_DEFAULT_NODE_S_DIM = 9
-_DEFAULT_EDGE_S_DIM = 39
-_DEFAULT_NODE_V_DIM = 3
-
-
-def _graph_dims() -> tuple[int, int, int]:
-    """Feature sizes ``(node_s, edge_s, node_v)`` from :mod:`protok.graph` when it defines them."""
-    try:
-        from protok import graph
-    except ImportError:  # pragma: no cover - graph package always exists in the repo
-        return _DEFAULT_NODE_S_DIM, _DEFAULT_EDGE_S_DIM, _DEFAULT_NODE_V_DIM
-    return (
-        int(getattr(graph, "NODE_S_DIM", _DEFAULT_NODE_S_DIM)),
-        int(getattr(graph, "EDGE_S_DIM", _DEFAULT_EDGE_S_DIM)),
-        int(getattr(graph, "NODE_V_DIM", _DEFAULT_NODE_V_DIM)),
-    )
-
-
-_NODE_S_DIM, _EDGE_S_DIM, _NODE_V_DIM = _graph_dims()
 
 
 @dataclass(frozen=True)
@@ -77,9 +57,9 @@ class EncoderConfig:
     out_dim: int = 128
     readout_hidden: int = 128
     dropout: float = 0.0
-    node_s_dim: int = _NODE_S_DIM
-    edge_s_dim: int = _EDGE_S_DIM
-    node_v_dim: int = _NODE_V_DIM
+    node_s_dim: int = NODE_S_DIM
+    edge_s_dim: int = EDGE_S_DIM
+    node_v_dim: int = NODE_V_DIM
     separation: str = "clip32"
 
     def __post_init__(self) -> None:
