@@ -93,7 +93,7 @@ class GraphBatch:
         fields = self.__dict__.get("_fields", {})
         if name in fields:
             return fields[name]
-        # Optional fields (``edge_s`` of old-style graphs) read with getattr(..., None) are simply absent.
+        # Optional fields read with getattr(..., None) are simply absent.
         raise AttributeError(f"GraphBatch has no field {name!r} (fields: {', '.join(fields)})")
 
     def __repr__(self) -> str:

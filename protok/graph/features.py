@@ -384,8 +384,7 @@ def _require_edge_fields(data: Data) -> None:
     missing = [name for name in EDGE_FIELDS if getattr(data, name, None) is None]
     if missing:
         raise ConfigError(
-            f"graph has no edge_s and lacks the edge geometry fields {missing}; build it with "
-            "protok.graph.build_graph"
+            f"graph lacks the edge geometry fields {missing}; build it with protok.graph.build_graph"
         )
 
 
@@ -393,8 +392,7 @@ def expand_edge_scalars(data: Data) -> torch.Tensor:
     """The ``(E, EDGE_S_DIM)`` edge scalars of a graph or batch (computed on demand, not stored).
 
     Graphs from :func:`~protok.graph.build_graph` carry the compact fields :data:`EDGE_FIELDS`; this
-    expands them (batched: call it on a ``Batch``). An old-style graph that still stores ``edge_s`` gets
-    that tensor back unchanged.
+    expands them (batched: call it on a ``Batch``).
 
     Parameters
     ----------
@@ -407,11 +405,8 @@ def expand_edge_scalars(data: Data) -> torch.Tensor:
     Raises
     ------
     ConfigError
-        If the graph has neither ``edge_s`` nor all of :data:`EDGE_FIELDS`.
+        If the graph lacks any of :data:`EDGE_FIELDS`.
     """
-    edge_s = getattr(data, "edge_s", None)
-    if edge_s is not None:
-        return edge_s
     _require_edge_fields(data)
     return expand_edge_geometry(data.edge_dist, data.edge_rot, data.edge_dir, data.edge_sep)
 
@@ -434,7 +429,7 @@ def linear_edge_scalars(
     Parameters
     ----------
     data : torch_geometric.data.Data or Batch
-        A graph of :func:`~protok.graph.build_graph` (or an old-style one that stores ``edge_s``).
+        A graph of :func:`~protok.graph.build_graph`.
     weight : Tensor, shape=(out, EDGE_S_DIM)
     bias : Tensor, shape=(out,), optional
     edge_sep : Tensor, shape=(E,), optional
@@ -454,9 +449,6 @@ def linear_edge_scalars(
             f"graph edge_s has {EDGE_S_DIM} features but the edge weight has shape {tuple(weight.shape)} "
             f"(expected (out, {EDGE_S_DIM}): check the encoder's edge_s_dim)"
         )
-    edge_s = getattr(data, "edge_s", None)
-    if edge_s is not None:
-        return torch.nn.functional.linear(edge_s.to(weight.dtype), weight, bias)
     _require_edge_fields(data)
     dist = data.edge_dist
     e = dist.shape[0]

@@ -217,12 +217,13 @@ def test_expand_on_batch_matches_per_graph(promod3, chain300):
     )
 
 
-def test_old_style_graph_keeps_its_edge_s(chain300):
+def test_graph_without_edge_geometry_is_refused(chain300):
     g = build_graph(chain300.slice(0, 40))
-    old = Data(edge_index=g.edge_index, edge_s=torch.full((g.num_edges, EDGE_S_DIM), 0.5))
-    assert expand_edge_scalars(old) is old.edge_s
     with pytest.raises(ConfigError, match="edge_dist"):
         expand_edge_scalars(Data(edge_index=g.edge_index))
+    stored = Data(edge_index=g.edge_index, edge_s=torch.full((g.num_edges, EDGE_S_DIM), 0.5))
+    with pytest.raises(ConfigError, match="edge_dist"):  # a stored edge_s matrix is not a format
+        expand_edge_scalars(stored)
 
 
 def test_expand_float64_and_empty():
@@ -275,11 +276,9 @@ def test_linear_edge_scalars_gradients_match(chain300):
     torch.testing.assert_close(w1.grad, w2.grad, atol=1e-2, rtol=1e-4)
 
 
-def test_linear_edge_scalars_old_style_and_bad_weight(chain300):
+def test_linear_edge_scalars_bad_weight_and_missing_fields(chain300):
     g = build_graph(chain300)
-    old = Data(edge_s=expand_edge_scalars(g))
     w = torch.randn(4, EDGE_S_DIM)
-    torch.testing.assert_close(linear_edge_scalars(old, w), old.edge_s @ w.T)
     with pytest.raises(ConfigError, match="edge_s"):
         linear_edge_scalars(g, torch.randn(4, EDGE_S_DIM + 1))
     with pytest.raises(ConfigError, match="edge geometry fields"):

@@ -192,16 +192,16 @@ def test_edges_touching_masked_nodes_are_ignored(ubiquitin: ProteinChain) -> Non
     torch.testing.assert_close(z2[others], z[others], atol=0, rtol=0)
 
 
-def test_old_style_graph_with_stored_edge_s_gives_same_output(ubiquitin: ProteinChain) -> None:
-    """A graph that stores the expanded ``edge_s`` (the pre-compact format) encodes the same (to rounding)."""
+def test_graph_storing_only_edge_s_is_refused(ubiquitin: ProteinChain) -> None:
+    """Graphs carry the compact edge geometry; an expanded ``edge_s`` alone is not a graph format."""
     g = build_graph(ubiquitin)
     old = g.clone()
     old.edge_s = expand_edge_scalars(g)
     for name in EDGE_FIELDS:
         del old[name]
     enc = _encoder(TINY)
-    with torch.no_grad():
-        torch.testing.assert_close(enc(old), enc(g), atol=1e-5, rtol=1e-5)
+    with torch.no_grad(), pytest.raises(ConfigError, match="edge geometry fields"):
+        enc(old)
 
 
 def _tp_inputs(layer, n: int, k: int, gen: torch.Generator) -> tuple[torch.Tensor, ...]:
