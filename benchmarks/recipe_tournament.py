@@ -173,12 +173,12 @@ def _finished(run_dir: Path, steps: int) -> bool:
 
 
 # --------------------------------------------------------------------------------------------- scoring
-DSSP3 = {ord(c): 0 for c in "HGI"} | {ord(c): 1 for c in "EB"}
+DSSP3 = {c: 0 for c in "HGI"} | {c: 1 for c in "EB"}
 
 
-def ss3_labels(dssp: np.ndarray) -> np.ndarray:
-    """DSSP 8-state codes (ASCII) -> 0 helix, 1 strand, 2 other."""
-    return np.array([DSSP3.get(int(c), 2) for c in dssp], dtype=np.int64)
+def ss3_labels(dssp: str) -> np.ndarray:
+    """DSSP 8-state string -> 0 helix (H G I), 1 strand (E B), 2 other."""
+    return np.array([DSSP3.get(c, 2) for c in dssp], dtype=np.int64)
 
 
 def probe_f1(
@@ -238,6 +238,7 @@ class Scorer:
 
     def __init__(self, n_whole: int, n_probe_train: int, n_probe_test: int, noise: float = 0.1) -> None:
         from protok.bench.adapters import RandomCodebookAdapter, ThreeDiAdapter
+        from protok.structures import Promod3Chains
         from protok.training import load_config
         from protok.training.data import load_training_data
 
@@ -255,20 +256,12 @@ class Scorer:
             c.with_coords(c.coords + rng.normal(0.0, noise, c.coords.shape).astype(np.float32))
             for c in self.whole
         ]
-        npz = np.load(cfg.data.promod3)
-        starts = np.concatenate([[0], np.cumsum(npz["length"])[:-1]])
-        dssp = npz["dssp"]  # read once: every npz[...] access decompresses the whole array
-        where = {
-            cid.decode(): (int(s), int(n)) for cid, s, n in zip(npz["id"], starts, npz["length"], strict=True)
-        }
+        archive = Promod3Chains(cfg.data.promod3)
 
         def labelled(indices: list[int]) -> tuple[list[Any], list[np.ndarray]]:
-            chains, labels = [], []
-            for i in indices:
-                s, n = where[store.ids[i]]
-                chains.append(store.get(i))
-                labels.append(ss3_labels(dssp[s : s + n]))
-            return chains, labels
+            chains = [store.get(i) for i in indices]
+            dssp = [archive.dssp(archive.index(store.ids[i])) for i in indices]
+            return chains, [ss3_labels(d) for d in dssp]
 
         self.probe_train, self.train_labels = labelled(train[:n_probe_train])
         self.probe_test, self.test_labels = labelled(val[:n_probe_test])
@@ -307,14 +300,14 @@ class Scorer:
         def tokens(chains: list[Any]) -> list[np.ndarray]:
             return [r.tokens.astype(np.int64) for (r,) in tok.encode_batch(chains)]
 
-        def decoded(chains: list[Any]) -> list[np.ndarray]:
+        def decoded(chains: list[Any], toks: list[np.ndarray]) -> list[np.ndarray]:
             if continuous:
                 return [_decode_latents(tok.model, tok.embed(c)[0], c) for c in chains]
-            return [tok.decode_coords(t, c.chain_breaks) for t, c in zip(tokens(chains), chains, strict=True)]
+            return [tok.decode_coords(t, c.chain_breaks) for t, c in zip(toks, chains, strict=True)]
 
-        def recon(chains: list[Any]) -> dict[str, float]:
+        def recon(chains: list[Any], toks: list[np.ndarray]) -> dict[str, float]:
             rows = []
-            for c, pred in zip(chains, decoded(chains), strict=True):
+            for c, pred in zip(chains, decoded(chains, toks), strict=True):
                 ok = c.atom_mask.all(axis=1) & np.isfinite(pred).all(axis=(1, 2))
                 bonded = ~np.asarray(c.chain_breaks, dtype=bool)
                 bonded[0] = False
@@ -331,8 +324,8 @@ class Scorer:
         p = counts[counts > 0] / counts.sum()
         row: dict[str, Any] = {
             "continuous_decode": continuous,
-            "whole": recon(self.whole),
-            "crop128": recon(self.crops),
+            "whole": recon(self.whole, whole_tokens),
+            "crop128": recon(self.crops, tokens(self.crops)),
             "usage": float((counts > 0).mean()),
             "perplexity": float(math.exp(-(p * np.log(p)).sum())),
             "ss3_f1": self.probe(tokens, k),

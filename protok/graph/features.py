@@ -57,6 +57,7 @@ __all__ = [
     "encode_sequence",
     "rbf",
     "dihedral",
+    "dihedral_xy",
     "backbone_dihedrals",
     "EDGE_FIELDS",
     "OTHER_CHAIN_BUCKET",
@@ -175,6 +176,15 @@ def dihedral(p0: torch.Tensor, p1: torch.Tensor, p2: torch.Tensor, p3: torch.Ten
     -------
     Tensor, shape=(...)
     """
+    x, y = dihedral_xy(p0, p1, p2, p3)
+    return torch.atan2(y, x)
+
+
+def dihedral_xy(
+    p0: torch.Tensor, p1: torch.Tensor, p2: torch.Tensor, p3: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(x, y)`` with ``atan2(y, x)`` the dihedral of ``p0-p1-p2-p3``: proportional to its cosine and sine
+    (smooth everywhere, unlike the angle; :func:`dihedral` takes the ``atan2``)."""
     b0 = p0 - p1
     b1 = normalize(p2 - p1)
     b2 = p3 - p2
@@ -182,7 +192,7 @@ def dihedral(p0: torch.Tensor, p1: torch.Tensor, p2: torch.Tensor, p3: torch.Ten
     w = b2 - (b2 * b1).sum(-1, keepdim=True) * b1
     x = (v * w).sum(-1)
     y = (torch.linalg.cross(b1, v, dim=-1) * w).sum(-1)
-    return torch.atan2(y, x)
+    return x, y
 
 
 def backbone_dihedrals(

@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from protok.graph.features import dihedral_xy
 from protok.models.decoder import DecoderOutput, segment_ids
 
 __all__ = [
@@ -405,13 +406,7 @@ def _bonded_next(atom_mask: Tensor, chain_idx: Tensor, chain_break: Tensor) -> T
 
 def _dihedral_cos_sin(p0: Tensor, p1: Tensor, p2: Tensor, p3: Tensor) -> Tensor:
     """(cos, sin) of dihedrals ``p0-p1-p2-p3``, shape (..., 2), without atan2 (smooth gradients)."""
-    b1 = p2 - p1
-    b1 = b1 / b1.norm(dim=-1, keepdim=True).clamp_min(1e-6)
-    b0, b2 = p0 - p1, p3 - p2
-    v = b0 - (b0 * b1).sum(-1, keepdim=True) * b1
-    w = b2 - (b2 * b1).sum(-1, keepdim=True) * b1
-    x = (v * w).sum(-1)
-    y = (torch.cross(b1, v, dim=-1) * w).sum(-1)
+    x, y = dihedral_xy(p0, p1, p2, p3)
     return torch.stack([x, y], -1) / torch.sqrt(x * x + y * y + 1e-8)[..., None]
 
 
