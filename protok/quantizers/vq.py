@@ -116,11 +116,15 @@ class VectorQuantizer(Quantizer):
 
     @torch.no_grad()
     def _assign_codes(self, idx: Tensor | None, vectors: Tensor) -> None:
-        """Set effective code vectors ``vectors`` (n, D) at ``idx`` (n,), or all codes when ``idx`` is None."""
+        """Set effective code vectors ``vectors`` (n, D) at ``idx`` (n,), or all codes when ``idx`` is None.
+
+        Writes the parameter's storage (``.data``), not through autograd: the step's graph may still hold
+        the codebook (the cosine lookup normalises it), and the rows re-seeded here were unused by the
+        step, so their gradient is zero either way."""
         if idx is None:
-            self.weight.copy_(vectors)
+            self.weight.data.copy_(vectors)
         else:
-            self.weight[idx] = vectors.to(self.weight.dtype)
+            self.weight.data[idx] = vectors.to(self.weight.dtype)
 
     def _after_assign(self, zv: Tensor, idx: Tensor) -> None:
         """Hook after assignment in training (EMA updates its statistics here)."""

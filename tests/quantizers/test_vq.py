@@ -59,6 +59,22 @@ def test_dead_codes_are_reseeded_and_reported(z, cls) -> None:
     assert (d < 0.3).all()
 
 
+@pytest.mark.parametrize("cls", [VectorQuantizer, EMAVectorQuantizer, AminoAseedQuantizer])
+@pytest.mark.parametrize("cosine", [False, True])
+def test_reseed_in_a_training_step_keeps_the_backward_valid(z, cls, cosine: bool) -> None:
+    """Codes re-seeded during a step with gradients (the cosine lookup keeps the codebook in the graph)."""
+    q = cls(codebook_size=32, dim=z.shape[1], init="sample", dead_code_steps=2, cosine=cosine)
+    q(z)
+    zz = z[:20].clone().requires_grad_(True)
+    reseeded = 0.0
+    for _ in range(3):
+        out = q(zz)
+        (out.loss + out.quantized.sum()).backward()
+        reseeded += out.stats["reseeded"]
+    assert reseeded > 0
+    assert zz.grad is not None and torch.isfinite(zz.grad).all()
+
+
 def test_no_reseed_when_disabled(z) -> None:
     q = VectorQuantizer(codebook_size=32, dim=z.shape[1], init="sample", dead_code_steps=0)
     stats = [q(z[:20]).stats for _ in range(5)]
