@@ -111,9 +111,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     chains = load_chains(args.npz, args.n_chains, args.min_len, args.max_len)
     batch = Batch.from_data_list([build_graph(c, k=16) for c in chains])
-    cfg = ModelConfig.preset("small")
-    cfg.quantizer.kind = args.quantizer
-    cfg = ModelConfig.from_dict(apply_overrides(cfg.to_dict(), args.overrides))
+    base = ModelConfig.preset("small").to_dict()
+    base["quantizer"]["kind"] = args.quantizer
+    cfg = ModelConfig.from_dict(apply_overrides(base, args.overrides))
     model = ProtokModel(cfg)
     n_params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=0.0)

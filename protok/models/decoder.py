@@ -57,7 +57,7 @@ CO_BOND: float = 1.231
 _O_DIR_INIT: tuple[float, float, float] = (0.51, -0.86, 0.0)
 
 
-@dataclass
+@dataclass(frozen=True)
 class DecoderConfig:
     """Decoder hyper-parameters.
 

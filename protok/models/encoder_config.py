@@ -6,9 +6,11 @@ torch_geometric.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from protok.config import config_from_dict, config_to_dict
 from protok.errors import ConfigError
 from protok.graph.features import EDGE_S_DIM, NODE_S_DIM, NODE_V_DIM
 
@@ -86,15 +88,13 @@ class EncoderConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for JSON."""
-        return asdict(self)
+        return config_to_dict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> EncoderConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise :class:`~protok.errors.ConfigError`."""
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ConfigError(f"EncoderConfig: unknown keys {sorted(unknown)}")
-        return cls(**d)
+    def from_dict(cls, data: Mapping[str, Any], source: str = "<dict>", key: str = "") -> EncoderConfig:
+        """Inverse of :meth:`to_dict` (:func:`protok.config.config_from_dict`): unknown keys, wrong types
+        and bad values raise :class:`~protok.errors.ConfigError`."""
+        return config_from_dict(cls, data, source=source, key=key)
 
 
 ENCODER_PRESETS: dict[str, EncoderConfig] = {

@@ -173,9 +173,9 @@ def read_config(name_or_path: str | os.PathLike) -> tuple[ModelConfig, dict]:
             f"{cfg_path}: format_version {version!r} is not supported (this protok reads <= {FORMAT_VERSION})"
         )
     try:
-        config = ModelConfig.from_dict(meta.get("config", {}))
+        config = ModelConfig.from_dict(meta.get("config", {}), source=str(cfg_path), key="config")
     except ConfigError as e:
-        raise CheckpointError(f"{cfg_path}: invalid model config: {e}") from None
+        raise CheckpointError(f"invalid model config: {e}") from None
     return config, meta
 
 

@@ -56,7 +56,7 @@ __all__ = [
 ]
 
 
-@dataclass
+@dataclass(frozen=True)
 class LossConfig:
     """Weights and constants of the reconstruction losses.
 

@@ -25,16 +25,16 @@ without a frame (``node_mask`` False) get index -1 and the decoder sees a learne
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from protok._precision import full_precision
+from protok.config import config_from_dict, config_to_dict
 from protok.errors import ConfigError
 from protok.metrics import backbone_rmsd, ca_rmsd, lddt_ca
 from protok.models.context import ChainContext
@@ -51,28 +51,18 @@ if TYPE_CHECKING:
 
 __all__ = ["MODEL_PRESETS", "ModelConfig", "ModelOutput", "ProtokModel"]
 
-_T = TypeVar("_T")
+#: Sections a saved ModelConfig must have (the others default).
+_REQUIRED_SECTIONS = ("encoder", "quantizer", "decoder")
 
 
-def _dataclass_from_dict(cls: type[_T], data: dict[str, Any], what: str) -> _T:
-    if not isinstance(data, dict):
-        raise ConfigError(f"{what}: expected a mapping, got {type(data).__name__}")
-    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ConfigError(f"{what}: unknown field(s) {unknown}; known: {sorted(known)}")
-    try:
-        return cls(**data)
-    except TypeError as e:
-        raise ConfigError(f"{what}: {e}") from None
-
-
-@dataclass
+@dataclass(frozen=True)
 class ModelConfig:
-    """Everything needed to rebuild a :class:`ProtokModel` (saved into every checkpoint).
+    """Everything needed to rebuild a :class:`ProtokModel` (saved into every checkpoint; frozen).
 
     Attributes
     ----------
+    name : str
+        Free-form model name (e.g. ``"protok-provq-small"``).
     encoder : EncoderConfig
     quantizer : QuantizerConfig
         ``quantizer.dim`` is the code dimension D; the encoder output is projected to D when
@@ -80,8 +70,6 @@ class ModelConfig:
     decoder : DecoderConfig
         ``decoder.input_dim`` must equal ``quantizer.dim``.
     loss : LossConfig
-    name : str
-        Free-form model name (e.g. ``"protok-provq-small"``).
     latent_norm : bool
         LayerNorm on the (projected) encoder output before quantization (default True; configs saved
         without the field load as False).
@@ -92,11 +80,11 @@ class ModelConfig:
         Attention heads of those layers.
     """
 
+    name: str = "protok"
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     quantizer: QuantizerConfig = field(default_factory=QuantizerConfig)
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
     loss: LossConfig = field(default_factory=LossConfig)
-    name: str = "protok"
     latent_norm: bool = True
     context_layers: int = 0
     context_heads: int = 4
@@ -115,52 +103,31 @@ class ModelConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (JSON-serialisable)."""
-        return {
-            "name": self.name,
-            "encoder": self.encoder.to_dict(),
-            "quantizer": self.quantizer.to_dict(),
-            "decoder": asdict(self.decoder),
-            "loss": asdict(self.loss),
-            "latent_norm": self.latent_norm,
-            "context_layers": self.context_layers,
-            "context_heads": self.context_heads,
-        }
+        return config_to_dict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        """Inverse of :meth:`to_dict`; unknown or missing sections raise :class:`ConfigError`."""
-        if not isinstance(data, dict):
-            raise ConfigError(f"ModelConfig: expected a mapping, got {type(data).__name__}")
-        sections = {
-            "name",
-            "encoder",
-            "quantizer",
-            "decoder",
-            "loss",
-            "latent_norm",
-            "context_layers",
-            "context_heads",
-        }
-        unknown = sorted(set(data) - sections)
-        if unknown:
-            raise ConfigError(f"ModelConfig: unknown field(s) {unknown}; known: {sorted(sections)}")
-        missing = sorted({"encoder", "quantizer", "decoder"} - set(data))
-        if missing:
-            raise ConfigError(f"ModelConfig: missing section(s) {missing}")
-        return cls(
-            encoder=EncoderConfig.from_dict(data["encoder"]),
-            quantizer=QuantizerConfig.from_dict(data["quantizer"]),
-            decoder=_dataclass_from_dict(DecoderConfig, data["decoder"], "DecoderConfig"),
-            loss=_dataclass_from_dict(LossConfig, data.get("loss", {}), "LossConfig"),
-            name=str(data.get("name", "protok")),
-            latent_norm=bool(data.get("latent_norm", False)),
-            context_layers=int(data.get("context_layers", 0)),
-            context_heads=int(data.get("context_heads", 4)),
-        )
+    def from_dict(cls, data: Mapping[str, Any], source: str = "<dict>", key: str = "") -> ModelConfig:
+        """Inverse of :meth:`to_dict` (:func:`protok.config.config_from_dict`).
+
+        ``encoder``, ``quantizer`` and ``decoder`` are required; a missing ``latent_norm`` reads as False
+        (configs saved before it existed), other missing fields take their defaults.
+
+        Raises
+        ------
+        ConfigError
+            Missing section, unknown key, wrong type or inconsistent sizes, naming ``source`` and the
+            dotted key (``key`` is that of ``data`` in a larger tree).
+        """
+        if isinstance(data, Mapping):
+            missing = [s for s in _REQUIRED_SECTIONS if s not in data]
+            if missing:
+                raise ConfigError(f"{source}: {key or 'ModelConfig'} is missing section(s) {sorted(missing)}")
+            data = {"latent_norm": False, **data}
+        return config_from_dict(cls, data, source=source, key=key)
 
     @classmethod
     def preset(cls, name: str) -> ModelConfig:
-        """A fresh copy of ``MODEL_PRESETS[name]`` (safe to modify)."""
+        """A copy of ``MODEL_PRESETS[name]``; derive variants with ``dataclasses.replace``."""
         try:
             return cls.from_dict(MODEL_PRESETS[name].to_dict())
         except KeyError:

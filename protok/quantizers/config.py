@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from protok.config import config_from_dict, config_to_dict
 from protok.errors import ConfigError
 from protok.quantizers.schedules import SCHEDULES
 
@@ -14,9 +16,10 @@ _MECHANISMS = ("interp", "stochastic")
 _INITS = ("kmeans", "sample", "none")
 
 
-@dataclass
+@dataclass(frozen=True)
 class QuantizerConfig:
-    """Configuration of a quantizer (all fields plain JSON types).
+    """Configuration of a quantizer (all fields plain JSON types; frozen: derive variants with
+    ``dataclasses.replace``).
 
     Parameters
     ----------
@@ -103,17 +106,14 @@ class QuantizerConfig:
             raise ConfigError(f"dead_code_steps must be >= 0, got {self.dead_code_steps}")
         if self.commitment_weight < 0 or self.codebook_weight < 0:
             raise ConfigError("loss weights must be non-negative")
-        self.fsq_levels = [int(v) for v in self.fsq_levels]
+        object.__setattr__(self, "fsq_levels", [int(v) for v in self.fsq_levels])
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-serialisable)."""
-        return asdict(self)
+        return config_to_dict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> QuantizerConfig:
-        """Build from a dict, rejecting unknown keys with :class:`~protok.errors.ConfigError`."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown QuantizerConfig field(s) {unknown}; known: {sorted(known)}")
-        return cls(**data)
+    def from_dict(cls, data: Mapping[str, Any], source: str = "<dict>", key: str = "") -> QuantizerConfig:
+        """Inverse of :meth:`to_dict` (:func:`protok.config.config_from_dict`): unknown keys, wrong types
+        and bad values raise :class:`~protok.errors.ConfigError`."""
+        return config_from_dict(cls, data, source=source, key=key)

@@ -10,23 +10,24 @@ A config file has one table per section::
     [optim]               # OptimConfig
     [run]                 # RunConfig
 
-Unknown keys and values of the wrong type raise :class:`protok.errors.ConfigError` naming the file and
-the dotted key. The resolved tree (``TrainConfig.to_dict()``) is saved inside every checkpoint.
+Sections are read with :func:`protok.config.config_from_dict`: unknown keys and values of the wrong type
+raise :class:`protok.errors.ConfigError` naming the file and the dotted key. The configs are frozen. The
+resolved tree (``TrainConfig.to_dict()``) is saved inside every checkpoint.
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import tomllib
-import types
-import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
+from protok.config import config_from_dict, config_to_dict
 from protok.errors import ConfigError
+from protok.models.model import MODEL_PRESETS, ModelConfig
 
 __all__ = [
     "DataConfig",
@@ -34,13 +35,12 @@ __all__ = [
     "RunConfig",
     "TrainConfig",
     "apply_overrides",
-    "dataclass_from_dict",
     "load_config",
     "parse_override",
 ]
 
 
-@dataclass
+@dataclass(frozen=True)
 class DataConfig:
     """Where training chains come from and how they are cropped, split and batched.
 
@@ -107,7 +107,7 @@ class DataConfig:
     crop_schedule: list[list[float]] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(frozen=True)
 class OptimConfig:
     """AdamW with linear warmup then cosine decay to ``min_lr_ratio * lr``.
 
@@ -134,7 +134,7 @@ class OptimConfig:
     grad_clip: float = 1.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunConfig:
     """Length, output, logging and checkpointing of a run.
 
@@ -182,47 +182,37 @@ class RunConfig:
     stop_at: int = 0
 
 
-def _default_model_config() -> Any:
-    from protok.models import MODEL_PRESETS
-
-    return copy.deepcopy(MODEL_PRESETS["small"])
+def _small_preset() -> ModelConfig:
+    return ModelConfig.preset("small")
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
-    """The whole run: ``model`` (a :class:`protok.models.ModelConfig`), ``data``, ``optim``, ``run``."""
+    """The whole run: ``model``, ``data``, ``optim``, ``run`` (frozen: derive variants with
+    ``dataclasses.replace``, or apply overrides to the dict before :meth:`from_dict`)."""
 
-    model: Any = field(default_factory=_default_model_config)
+    model: ModelConfig = field(default_factory=_small_preset)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able nested dict (the form saved in checkpoints and accepted by :meth:`from_dict`)."""
-        model = self.model.to_dict() if hasattr(self.model, "to_dict") else dataclasses.asdict(self.model)
-        return {
-            "model": model,
-            "data": dataclasses.asdict(self.data),
-            "optim": dataclasses.asdict(self.optim),
-            "run": dataclasses.asdict(self.run),
-        }
+        return config_to_dict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], source: str = "<dict>") -> TrainConfig:
-        """Build and validate from a nested dict (unknown keys / wrong types -> ConfigError)."""
-        if not isinstance(d, dict):
-            raise ConfigError(f"{source}: top level must be a table, got {type(d).__name__}")
-        unknown = set(d) - {"model", "data", "optim", "run"}
-        if unknown:
-            raise ConfigError(
-                f"{source}: unknown section(s) {sorted(unknown)}; expected model, data, optim, run"
-            )
-        cfg = cls(
-            model=_model_from_dict(d.get("model", {}), source),
-            data=dataclass_from_dict(DataConfig, d.get("data", {}), source, "data"),
-            optim=dataclass_from_dict(OptimConfig, d.get("optim", {}), source, "optim"),
-            run=dataclass_from_dict(RunConfig, d.get("run", {}), source, "run"),
-        )
+    def from_dict(cls, data: Mapping[str, Any], source: str = "<dict>") -> TrainConfig:
+        """Build and validate from a nested dict; ``model.preset`` names the base of ``[model]``.
+
+        Raises
+        ------
+        ConfigError
+            Unknown key, wrong type or out-of-range value, naming ``source`` and the dotted key.
+        """
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{source}: top level must be a table, got {type(data).__name__}")
+        model = ModelConfig.from_dict(_model_dict(data.get("model", {}), source), source=source, key="model")
+        cfg = config_from_dict(cls, {**data, "model": model}, source=source)
         cfg.validate(source)
         return cfg
 
@@ -271,32 +261,19 @@ def _valid_schedule(schedule: list[list[float]]) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------- parsing
-def _model_from_dict(d: dict[str, Any], source: str) -> Any:
-    """ModelConfig from ``{"preset": name, ...overrides}``: the preset's dict deep-updated, validated."""
-    from protok.models import MODEL_PRESETS, ModelConfig
-
-    if not isinstance(d, dict):
+def _model_dict(d: object, source: str) -> dict[str, Any]:
+    """The ``[model]`` table as a full ModelConfig dict: the preset's (or the defaults') deep-updated."""
+    if not isinstance(d, Mapping):
         raise ConfigError(f"{source}: [model] must be a table")
     d = dict(d)
     preset = d.pop("preset", None)
-    if preset is not None:
-        if preset not in MODEL_PRESETS:
-            raise ConfigError(
-                f"{source}: model.preset {preset!r} unknown; choose from {sorted(MODEL_PRESETS)}"
-            )
+    if preset is None:
+        base = ModelConfig().to_dict()
+    elif isinstance(preset, str) and preset in MODEL_PRESETS:
         base = MODEL_PRESETS[preset].to_dict()
     else:
-        base = ModelConfig().to_dict()
-    merged = _deep_update(base, d, source, "model")
-    if dataclasses.is_dataclass(ModelConfig):
-        # validate key names and types with the same rules as the rest of the tree
-        dataclass_from_dict(ModelConfig, merged, source, "model")
-    try:
-        return ModelConfig.from_dict(merged)
-    except ConfigError:
-        raise
-    except (TypeError, ValueError, KeyError) as e:
-        raise ConfigError(f"{source}: invalid [model]: {e}") from e
+        raise ConfigError(f"{source}: model.preset {preset!r} unknown; choose from {sorted(MODEL_PRESETS)}")
+    return _deep_update(base, d, source, "model")
 
 
 def _deep_update(base: dict[str, Any], upd: dict[str, Any], source: str, prefix: str) -> dict[str, Any]:
@@ -310,110 +287,6 @@ def _deep_update(base: dict[str, Any], upd: dict[str, Any], source: str, prefix:
         else:
             out[k] = v
     return out
-
-
-def _check_value(tp: Any, value: Any, source: str, key: str) -> Any:
-    """Return ``value`` converted to ``tp`` (int -> float widening, list <-> tuple) or raise ConfigError."""
-    origin = typing.get_origin(tp)
-    if tp is Any:
-        return value
-    if origin in (Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for a in args:
-            if a is type(None):
-                continue
-            try:
-                return _check_value(a, value, source, key)
-            except ConfigError as e:
-                errors.append(str(e))
-        raise ConfigError(f"{source}: {key} = {value!r} does not match {tp}")
-    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            return value
-        return dataclass_from_dict(tp, value, source, key)
-    if origin in (list, tuple):
-        if not isinstance(value, list | tuple):
-            raise ConfigError(f"{source}: {key} must be a list, got {type(value).__name__} {value!r}")
-        args = typing.get_args(tp)
-        if origin is tuple and args and args[-1] is not Ellipsis:
-            if len(args) != len(value):
-                raise ConfigError(f"{source}: {key} must have {len(args)} items, got {len(value)}")
-            return tuple(
-                _check_value(a, v, source, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value))
-            )
-        item = args[0] if args else Any
-        items = [_check_value(item, v, source, f"{key}[{i}]") for i, v in enumerate(value)]
-        return tuple(items) if origin is tuple else items
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{source}: {key} must be a table, got {type(value).__name__}")
-        return dict(value)
-    if origin is typing.Literal:
-        if value not in typing.get_args(tp):
-            raise ConfigError(f"{source}: {key} = {value!r} must be one of {typing.get_args(tp)}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{source}: {key} must be a number, got {type(value).__name__} {value!r}")
-        return float(value)
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{source}: {key} must be an integer, got {type(value).__name__} {value!r}")
-        return value
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{source}: {key} must be true or false, got {type(value).__name__} {value!r}")
-        return value
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{source}: {key} must be a string, got {type(value).__name__} {value!r}")
-        return value
-    if isinstance(tp, type):
-        if not isinstance(value, tp):
-            raise ConfigError(f"{source}: {key} must be {tp.__name__}, got {type(value).__name__} {value!r}")
-        return value
-    return value
-
-
-def dataclass_from_dict(cls: type, d: Any, source: str = "<dict>", prefix: str = "") -> Any:
-    """Instantiate dataclass ``cls`` from a (nested) dict, checking key names and value types.
-
-    Parameters
-    ----------
-    cls : dataclass type
-    d : dict
-    source : str
-        File name used in error messages.
-    prefix : str
-        Dotted key of ``d`` in the whole tree, for error messages.
-
-    Raises
-    ------
-    ConfigError
-        Unknown key, missing required key, or a value of the wrong type.
-    """
-    if not isinstance(d, dict):
-        raise ConfigError(f"{source}: {prefix or cls.__name__} must be a table, got {type(d).__name__}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    unknown = set(d) - set(fields)
-    if unknown:
-        key = ", ".join(f"{prefix}.{k}" if prefix else k for k in sorted(unknown))
-        raise ConfigError(f"{source}: unknown key(s) {key}; known: {sorted(fields)}")
-    kwargs = {}
-    for name, value in d.items():
-        kwargs[name] = _check_value(
-            hints.get(name, Any), value, source, f"{prefix}.{name}" if prefix else name
-        )
-    try:
-        return cls(**kwargs)
-    except ConfigError:
-        raise
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"{source}: invalid {prefix or cls.__name__}: {e}") from e
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

@@ -513,7 +513,7 @@ def train(
     if not isinstance(config, TrainConfig):
         config = load_config(config, overrides)
     elif overrides:
-        raise ValueError("overrides apply to a config path; edit the TrainConfig directly instead")
+        raise ValueError("overrides apply to a config path; use dataclasses.replace on a TrainConfig")
     try:
         return Trainer(config, resume=resume, model_factory=model_factory).fit()
     finally:

@@ -68,7 +68,7 @@ def test_invalid_config_raises(bad: dict) -> None:
 
 
 def test_unknown_config_key_raises() -> None:
-    with pytest.raises(ConfigError, match="unknown keys"):
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) hidden for EncoderConfig"):
         EncoderConfig.from_dict({**asdict(TINY), "hidden": 3})
 
 

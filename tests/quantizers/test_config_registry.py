@@ -80,7 +80,7 @@ def test_invalid_fields_rejected(fields: dict) -> None:
 
 
 def test_unknown_keys_rejected() -> None:
-    with pytest.raises(ConfigError, match="unknown QuantizerConfig field"):
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) codebok_size for QuantizerConfig"):
         QuantizerConfig.from_dict({"kind": "vq", "codebok_size": 3})
 
 

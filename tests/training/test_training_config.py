@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 import yaml
 
 from protok.errors import ConfigError
+from protok.models import MODEL_PRESETS, ModelConfig
 from protok.training.config import (
-    DataConfig,
     TrainConfig,
     apply_overrides,
-    dataclass_from_dict,
     load_config,
     parse_override,
 )
@@ -54,7 +54,9 @@ def test_round_trip_through_dict_and_yaml(tmp_path: Path) -> None:
         ("model.preset=huge", "model.preset 'huge' unknown"),
         ("optim.betas=[0.9]", "optim.betas must have two values"),
         ("run.total_steps=0", "run.total_steps must be >= 1"),
-        ("nonsense.x=1", "unknown section"),
+        ("nonsense.x=1", "unknown key(s) nonsense for TrainConfig"),
+        ("model.quantizer.dim=0", "invalid model.quantizer: dim must be >= 1"),
+        ("model.decoder.max_length=[1]", "model.decoder.max_length must be int | None, got list [1]"),
     ],
 )
 def test_bad_values_raise_config_error_naming_file_and_key(override: str, message: str) -> None:
@@ -90,8 +92,18 @@ def test_parse_override_types() -> None:
         apply_overrides({"x": 1}, ["x.y=2"])
 
 
-def test_dataclass_from_dict_widens_int_to_float() -> None:
-    d = dataclass_from_dict(DataConfig, {"val_fraction": 0, "structures": ["a"]})
-    assert d.val_fraction == 0.0 and isinstance(d.val_fraction, float)
-    with pytest.raises(ConfigError, match="structures must be a list"):
-        dataclass_from_dict(DataConfig, {"structures": "a"})
+def test_sections_are_read_with_types_and_frozen() -> None:
+    cfg = TrainConfig.from_dict(
+        {"data": {"val_fraction": 0, "structures": ["a"]}, "model": {"preset": "small"}}
+    )
+    assert cfg.data.val_fraction == 0.0 and isinstance(cfg.data.val_fraction, float)
+    with pytest.raises(ConfigError, match="data.structures must be a list"):
+        TrainConfig.from_dict({"data": {"structures": "a"}})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.data.batch_size = 2
+
+
+def test_model_table_without_preset_starts_from_the_defaults() -> None:
+    cfg = TrainConfig.from_dict({"data": {"promod3": "x"}, "model": {"name": "m"}})
+    assert cfg.model == dataclasses.replace(ModelConfig(), name="m")
+    assert TrainConfig().model == MODEL_PRESETS["small"]
