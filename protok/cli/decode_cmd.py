@@ -36,9 +36,16 @@ __all__ = ["decode_cmd"]
     "machine; on a busy one they compete with this process).",
 )
 @click.option(
+    "--idealize/--no-idealize",
+    default=True,
+    show_default=True,
+    help="Write the nearest chain of ideal trans peptides to the decoder's atoms (bonded CA-CA 3.80 Å, "
+    "ideal peptide bonds), or the decoder's atoms as they are.",
+)
+@click.option(
     "--progress/--no-progress", default=True, show_default=True, help="Progress bar (records) on stderr."
 )
-def decode_cmd(tokens, out_dir, fmt, model_name, device, workers, progress) -> None:  # fmt: skip
+def decode_cmd(tokens, out_dir, fmt, model_name, device, workers, idealize, progress) -> None:  # fmt: skip
     """Decode a token file (.jsonl / .parquet / .fasta) into backbone structures, one file per record.
 
     Each file's title names the model and says that the coordinates were decoded from structure tokens. A
@@ -52,7 +59,9 @@ def decode_cmd(tokens, out_dir, fmt, model_name, device, workers, progress) -> N
     with local_decoders(workers, tokens, model_name, device=device) as pool:
         tok = load_tokenizer(model_name, device)
         with protok_errors():
-            summary = decode_file(tok, tokens, out_dir, fmt=fmt, pool=pool, progress=progress)
+            summary = decode_file(
+                tok, tokens, out_dir, fmt=fmt, pool=pool, progress=progress, idealize=idealize
+            )
     for f in summary.failures[:3]:
         click.echo(f"protok decode: failed: {f.source}: {f.reason}", err=True)
     if len(summary.failures) > 3:

@@ -2,7 +2,8 @@
 
 ``read_structure`` / ``read_chain`` read PDB, mmCIF and BinaryCIF (optionally gzip) from a path, bytes, a
 file object or a biotite ``AtomArray``; ``write_structure`` writes backbones back out; ``Promod3Chains``
-reads the shared ProMod3 backbone archive.
+reads the shared ProMod3 backbone archive; ``idealize_backbone`` turns predicted backbone atoms into the
+nearest chain of ideal trans peptides.
 """
 
 from protok.structures.chain import (
@@ -14,6 +15,7 @@ from protok.structures.chain import (
     detect_chain_breaks,
 )
 from protok.structures.convert import atoms_to_complex
+from protok.structures.idealize import IdealizeConfig, bonded_ca_ok, idealize_backbone
 from protok.structures.promod3 import Promod3Chains
 from protok.structures.read import read_chain, read_structure
 from protok.structures.summary import complex_summary, format_summary
@@ -22,14 +24,17 @@ from protok.structures.write import to_atom_array, write_structure
 __all__ = [
     "BACKBONE_ATOMS",
     "PEPTIDE_BOND_MAX",
+    "IdealizeConfig",
     "Promod3Chains",
     "ProteinChain",
     "ProteinComplex",
     "SkippedChain",
     "atoms_to_complex",
+    "bonded_ca_ok",
     "complex_summary",
     "detect_chain_breaks",
     "format_summary",
+    "idealize_backbone",
     "read_chain",
     "read_structure",
     "to_atom_array",

@@ -408,7 +408,7 @@ class Tokenizer:
         return [o for o in out if o is not None]
 
     # ------------------------------------------------------------------ decode
-    def decode(self, tokens: Any) -> ProteinChain | ProteinComplex:
+    def decode(self, tokens: Any, *, idealize: bool = True) -> ProteinChain | ProteinComplex:
         """Decode structure tokens back into a backbone (N, CA, C, O).
 
         Parameters
@@ -417,6 +417,10 @@ class Tokenizer:
             One chain's tokens, several chains, or one id sequence in which CHAINBREAK separates chains
             (text form accepted, see :mod:`protok.tokenizer.text`). MISSING / MASK positions decode to
             residues without atoms (``atom_mask`` False).
+        idealize : bool
+            Rebuild the decoder's backbone as the nearest chain of ideal trans peptides
+            (:func:`protok.structures.idealize_backbone`: bonded CA-CA 3.80 Å, ideal peptide bonds, CA
+            clashes pushed apart); False returns the decoder's atoms as they are.
 
         Returns
         -------
@@ -425,11 +429,13 @@ class Tokenizer:
             :func:`protok.structures.write_structure` as PDB or mmCIF.
         """
         if isinstance(tokens, TokenizedChain):
-            return self.decode_batch([tokens])[0]
+            return self.decode_batch([tokens], idealize=idealize)[0]
         if isinstance(tokens, str):
             tokens = from_text(tokens, self.vocab)
         if isinstance(tokens, (list, tuple)) and tokens and isinstance(tokens[0], TokenizedChain):
-            return ProteinComplex(chains=tuple(self.decode_batch(tokens)), source="<decoded>")
+            return ProteinComplex(
+                chains=tuple(self.decode_batch(tokens, idealize=idealize)), source="<decoded>"
+            )
         arr = self.vocab.validate(
             tokens.cpu().numpy() if isinstance(tokens, torch.Tensor) else np.asarray(tokens)
         )
@@ -437,15 +443,18 @@ class Tokenizer:
         cuts = np.flatnonzero(arr == self.vocab.chainbreak)
         pieces = np.split(arr, cuts)
         pieces = [p[1:] if i else p for i, p in enumerate(pieces)]
-        out = self.decode_batch([self._bare(p, _chain_name(i)) for i, p in enumerate(pieces)])
+        out = self.decode_batch(
+            [self._bare(p, _chain_name(i)) for i, p in enumerate(pieces)], idealize=idealize
+        )
         return out[0] if len(out) == 1 else ProteinComplex(chains=tuple(out), source="<decoded>")
 
-    def decode_batch(self, chains: Sequence[TokenizedChain]) -> list[ProteinChain]:
+    def decode_batch(self, chains: Sequence[TokenizedChain], *, idealize: bool = True) -> list[ProteinChain]:
         """Decode many chains, each on its own, several per decoder call.
 
         Each chain is decoded alone (its own frame, residues numbered from 0), as one at a time with
         :meth:`decode`; chains of similar length share a decoder call, padded to the longest. The
-        coordinates equal one-at-a-time decoding up to float rounding (tested to 1e-3 Å).
+        coordinates equal one-at-a-time decoding up to float rounding (tested to 1e-3 Å). ``idealize``
+        as in :meth:`decode`.
 
         Returns
         -------
@@ -456,6 +465,8 @@ class Tokenizer:
         for group in self._decode_groups(chains):
             coords = self._decode_many([(chains[i].tokens, chains[i].chain_breaks) for i in group])
             for i, xyz in zip(group, coords):
+                if idealize:
+                    xyz = _idealized(xyz, chains[i].chain_breaks)
                 out[i] = self._as_backbone(chains[i], xyz)
         return [c for c in out if c is not None]
 
@@ -489,7 +500,9 @@ class Tokenizer:
             id="<decoded>",
         )
 
-    def decode_coords(self, tokens: np.ndarray, chain_breaks: np.ndarray | None = None) -> np.ndarray:
+    def decode_coords(
+        self, tokens: np.ndarray, chain_breaks: np.ndarray | None = None, *, idealize: bool = True
+    ) -> np.ndarray:
         """Backbone coordinates of one chain's tokens.
 
         Parameters
@@ -498,13 +511,16 @@ class Tokenizer:
             Codes, or MISSING / MASK for residues to leave empty.
         chain_breaks : ndarray, shape=(L,), dtype=bool, optional
             Breaks inside the chain (gaps), passed to the decoder.
+        idealize : bool
+            As in :meth:`decode`.
 
         Returns
         -------
         ndarray, shape=(L, 4, 3), dtype=float32
             NaN where the token is not a code.
         """
-        return self._decode_many([(tokens, chain_breaks)])[0]
+        xyz = self._decode_many([(tokens, chain_breaks)])[0]
+        return _idealized(xyz, chain_breaks) if idealize else xyz
 
     @torch.inference_mode()
     def _decode_many(self, items: Sequence[tuple[np.ndarray, np.ndarray | None]]) -> list[np.ndarray]:
@@ -549,6 +565,13 @@ class Tokenizer:
             ins_codes=t.ins_codes,
             source=f"decoded:{t.id}",
         )
+
+
+def _idealized(xyz: np.ndarray, chain_breaks: np.ndarray | None) -> np.ndarray:
+    # imported here: scipy's spatial module costs start-up time that encoding never needs
+    from protok.structures.idealize import idealize_backbone
+
+    return idealize_backbone(xyz, chain_breaks)
 
 
 def _chain_name(i: int) -> str:

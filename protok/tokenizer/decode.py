@@ -33,7 +33,7 @@ import numpy as np
 from protok.errors import TokenFileError, failure_reason
 from protok.structures.chain import ProteinChain
 from protok.tokenizer.api import Tokenizer
-from protok.tokenizer.result import TokenizedChain, parse_residue_ids
+from protok.tokenizer.result import TokenizedChain, numbering_breaks, parse_residue_ids
 from protok.tokenizer.store import FailedInput, errors_path_for, write_errors
 from protok.tokenizer.tokenfile import read_records
 from protok.tokenizer.workers import WorkerPool, local_workers, worker_tokenizer
@@ -79,7 +79,8 @@ def count_records(path: Path) -> int:
 
 
 def record_to_chain(rec: dict[str, Any], tok: Tokenizer, where: str = "<record>") -> TokenizedChain:
-    """A token-file record as a :class:`TokenizedChain` (validating lengths and ids)."""
+    """A token-file record as a :class:`TokenizedChain` (validating lengths and ids); chain breaks where the
+    residue numbering jumps (:func:`protok.tokenizer.result.numbering_breaks`)."""
     tokens = np.asarray(rec["tokens"], dtype=np.int64)
     try:
         tokens = tok.vocab.validate(tokens, where)
@@ -101,25 +102,27 @@ def record_to_chain(rec: dict[str, Any], tok: Tokenizer, where: str = "<record>"
         res_ids=res_ids,
         ins_codes=ins_codes,
         sequence=seq,
-        chain_breaks=np.zeros(n, dtype=bool),
+        chain_breaks=numbering_breaks(res_ids),
         source=str(rec.get("source", where)),
         id=str(rec["id"]),
     )
 
 
-def decoded_title(tok: Tokenizer) -> str:
+def decoded_title(tok: Tokenizer, idealize: bool = True) -> str:
     """The title of a decoded file: what it is, and the model and protok version that made it."""
     from protok import __version__
 
     name = tok.card.get("name") or tok.name
-    return (
-        f"Backbone (N, CA, C, O) decoded from structure tokens by protok model {name} (protok {__version__})"
-    )
+    how = "; peptide geometry idealized" if idealize else ""
+    return f"Backbone (N, CA, C, O) decoded from structure tokens by protok model {name} (protok {__version__}){how}"
 
 
-def decode_records(tok: Tokenizer, records: Sequence[tuple[str, dict[str, Any]]]) -> list[ProteinChain | str]:
+def decode_records(
+    tok: Tokenizer, records: Sequence[tuple[str, dict[str, Any]]], idealize: bool = True
+) -> list[ProteinChain | str]:
     """Decode ``(where, record)`` pairs several per decoder call; per record its backbone, or the reason it
-    failed (``"ErrorType: reason"``): a bad record never stops the others."""
+    failed (``"ErrorType: reason"``): a bad record never stops the others. ``idealize`` as in
+    :meth:`Tokenizer.decode`."""
     out: list[ProteinChain | str] = []
     chains: list[TokenizedChain] = []
     slots: list[int] = []
@@ -131,12 +134,12 @@ def decode_records(tok: Tokenizer, records: Sequence[tuple[str, dict[str, Any]]]
         except Exception as exc:  # noqa: BLE001 - recorded against its record
             out.append(failure_reason(exc, where))
     try:
-        decoded: list[ProteinChain | str] = list(tok.decode_batch(chains))
+        decoded: list[ProteinChain | str] = list(tok.decode_batch(chains, idealize=idealize))
     except Exception:  # noqa: BLE001 - decode one at a time to find the record that fails
         decoded = []
         for t in chains:
             try:
-                decoded.append(tok.decode_batch([t])[0])
+                decoded.append(tok.decode_batch([t], idealize=idealize)[0])
             except Exception as exc:  # noqa: BLE001
                 decoded.append(failure_reason(exc))
     for i, d in zip(slots, decoded):
@@ -144,8 +147,10 @@ def decode_records(tok: Tokenizer, records: Sequence[tuple[str, dict[str, Any]]]
     return out
 
 
-def _decode_in_worker(records: Sequence[tuple[str, dict[str, Any]]]) -> list[ProteinChain | str]:
-    return decode_records(worker_tokenizer(), records)
+def _decode_in_worker(
+    records: Sequence[tuple[str, dict[str, Any]]], idealize: bool
+) -> list[ProteinChain | str]:
+    return decode_records(worker_tokenizer(), records, idealize)
 
 
 @dataclass
@@ -205,24 +210,24 @@ def _safe(part: str) -> str:
 
 
 def _chunk_results(
-    tok: Tokenizer, chunks: list[list[tuple[str, dict[str, Any]]]], pool: WorkerPool | None
+    tok: Tokenizer, chunks: list[list[tuple[str, dict[str, Any]]]], pool: WorkerPool | None, idealize: bool
 ) -> Iterator[list[ProteinChain | str]]:
     """Decoded chunks in order: queued for ``pool``'s workers, and decoded here when no worker has
     started the next one yet (while workers start, this process does the work)."""
     if pool is None:
         for chunk in chunks:
-            yield decode_records(tok, chunk)
+            yield decode_records(tok, chunk, idealize)
         return
     window = 4 * max(1, len(pool.started))
     pending: deque[tuple[int, Future[list[ProteinChain | str]]]] = deque()
     nxt = 0
     for i, chunk in enumerate(chunks):
         while nxt < len(chunks) and nxt < i + window:
-            pending.append((nxt, pool.executor.submit(_decode_in_worker, chunks[nxt])))
+            pending.append((nxt, pool.executor.submit(_decode_in_worker, chunks[nxt], idealize)))
             nxt += 1
         j, fut = pending.popleft()
         assert j == i
-        yield decode_records(tok, chunk) if fut.cancel() else fut.result()
+        yield decode_records(tok, chunk, idealize) if fut.cancel() else fut.result()
 
 
 def decode_file(
@@ -233,6 +238,7 @@ def decode_file(
     *,
     pool: WorkerPool | None = None,
     progress: bool = False,
+    idealize: bool = True,
 ) -> DecodeSummary:
     """Write ``{id}_{chain}.{fmt}`` under ``out_dir`` for every record of a token file.
 
@@ -251,6 +257,9 @@ def decode_file(
         too; the caller owns it.
     progress : bool
         A progress bar (records) on stderr.
+    idealize : bool
+        Write the nearest ideal backbone to the decoder's atoms (:meth:`Tokenizer.decode`), or the
+        decoder's atoms as they are.
 
     Returns
     -------
@@ -279,11 +288,11 @@ def decode_file(
     summary.failures += bad
     summary.records = len(items) + len(bad)
     chunks = [items[s : s + CHUNK_RECORDS] for s in range(0, len(items), CHUNK_RECORDS)]
-    title = decoded_title(tok)
+    title = decoded_title(tok, idealize)
     names = _Names(out)
     bar = _progress(progress, len(items))
     try:
-        for chunk, results in zip(chunks, _chunk_results(tok, chunks, pool)):
+        for chunk, results in zip(chunks, _chunk_results(tok, chunks, pool, idealize)):
             for (where, rec), result in zip(chunk, results):
                 if isinstance(result, str):
                     summary.failures.append(FailedInput(where, result))

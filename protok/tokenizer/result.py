@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["EncodedBatch", "TokenizedChain", "format_residue_ids", "parse_residue_ids"]
+__all__ = ["EncodedBatch", "TokenizedChain", "format_residue_ids", "numbering_breaks", "parse_residue_ids"]
 
 
 def format_residue_ids(res_ids: np.ndarray, ins_codes: np.ndarray) -> list[str]:
@@ -27,6 +27,18 @@ def parse_residue_ids(values: list[Any]) -> tuple[np.ndarray, np.ndarray]:
             s = s[:-1]
         nums[i] = int(s)
     return nums, codes
+
+
+def numbering_breaks(res_ids: np.ndarray) -> np.ndarray:
+    """Chain breaks read from author residue numbers: True at residue i when its number is neither the
+    previous one (an insertion code) nor the next, i.e. where residues are missing in between.
+
+    Token files keep residue numbers but not the geometry the tokenizer found breaks in; this is the break
+    information they carry. Returns shape=(L,), dtype=bool, False at i = 0."""
+    out = np.zeros(len(res_ids), dtype=bool)
+    step = np.diff(np.asarray(res_ids, dtype=np.int64))
+    out[1:] = (step != 0) & (step != 1)
+    return out
 
 
 @dataclass(frozen=True, eq=False)

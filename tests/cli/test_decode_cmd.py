@@ -55,4 +55,9 @@ def test_decode_two_character_chain_ids_progress_and_title(model_dir, tmp_path):
     last = res.stderr.strip().splitlines()[-1]
     assert last.startswith("protok decode: 2 records: wrote 2 files (2 as mmCIF because they do not fit")
     assert "decode: 100%" in res.stderr  # the progress bar, as tokenize shows one
-    assert "decoded from structure tokens by protok model" in (tmp_path / "d" / "4v8r_h36_AA.cif").read_text()
+    text = (tmp_path / "d" / "4v8r_h36_AA.cif").read_text()
+    assert "decoded from structure tokens by protok model" in text and "geometry idealized" in text
+    res = _run("decode", str(out), "-o", str(tmp_path / "raw"), "--model", str(model_dir), "--no-idealize")
+    assert res.exit_code == 0, res.output
+    text = (tmp_path / "raw" / "4v8r_h36_AA.cif").read_text()
+    assert "decoded from structure tokens by protok model" in text and "idealized" not in text

@@ -174,6 +174,23 @@ def test_decode_writes_pdb_and_mmcif(tok, tmp_path):
         np.testing.assert_allclose(back.coords, chain.coords, atol=2e-3)
 
 
+def test_decode_idealizes_the_decoders_backbone_unless_asked_not_to(tok):
+    from protok.structures.idealize import CA_CA, bonded_ca_ok, idealize_backbone
+
+    (r,) = tok.encode(STRUCTURES / "2xhe.pdb.gz", chains="B")
+    raw = tok.decode(r, idealize=False).coords
+    np.testing.assert_array_equal(raw, tok.decode_coords(r.tokens, r.chain_breaks, idealize=False))
+    ok_raw, bonds = bonded_ca_ok(raw, r.chain_breaks)
+    assert ok_raw < bonds  # the test model's decoder alone does not make a valid chain
+    out = tok.decode(r).coords
+    np.testing.assert_array_equal(out, idealize_backbone(raw, r.chain_breaks))
+    np.testing.assert_array_equal(out, tok.decode_coords(r.tokens, r.chain_breaks))
+    np.testing.assert_array_equal(out, tok.decode_batch([r])[0].coords)
+    assert bonded_ca_ok(out, r.chain_breaks, tol=0.05) == (bonds, bonds)
+    linked = ~r.chain_breaks[1:]
+    np.testing.assert_allclose(np.linalg.norm(np.diff(out[:, 1], axis=0), axis=1)[linked], CA_CA, atol=0.05)
+
+
 def test_decode_token_ids_with_chainbreak_and_missing(tok):
     v = tok.vocab
     ids = np.array([v.bos, 3, 17, v.missing, 42, v.chainbreak, 7, 8, v.eos])

@@ -13,6 +13,7 @@ from protok.structures import read_structure
 from protok.tokenizer.config import TokenizeConfig
 from protok.tokenizer.decode import decode_file, decoded_title
 from protok.tokenizer.inputs import collect_inputs
+from protok.tokenizer.result import format_residue_ids, parse_residue_ids
 from protok.tokenizer.runner import run_tokenize
 
 STRUCTURES = Path(__file__).resolve().parents[2] / "structures"
@@ -24,11 +25,14 @@ def test_decode_batch_matches_one_chain_at_a_time(tok):
                                          "mask": chains[1].mask[:3], "res_ids": chains[1].res_ids[:3],
                                          "ins_codes": chains[1].ins_codes[:3], "sequence": chains[1].sequence[:3],
                                          "chain_breaks": chains[1].chain_breaks[:3]}))  # fmt: skip
-    together = tok.decode_batch(chains)
+    together = tok.decode_batch(chains, idealize=False)
     assert [len(c) for c in together] == [len(c) for c in chains]
-    for t, b in zip(chains, together):
-        alone = tok.decode(t)
+    idealized = tok.decode_batch(chains)
+    for t, b, ideal in zip(chains, together, idealized):
+        alone = tok.decode(t, idealize=False)
         np.testing.assert_allclose(b.coords, alone.coords, atol=1e-3)
+        # idealization moves atoms by whole ångströms; float-rounding differences of its input stay small
+        np.testing.assert_allclose(ideal.coords, tok.decode(t).coords, atol=0.05)
         assert np.array_equal(b.atom_mask, alone.atom_mask)
         assert b.auth_chain_id == t.chain_id and b.sequence == t.sequence
     # the short chains really share one padded decoder call; 2xhe A (567 residues) runs alone
@@ -115,3 +119,17 @@ def test_decode_file_with_worker_pool_writes_the_same(tok, token_file, tmp_path,
         ref = read_structure(plain / p.name).chains[0]
         got = read_structure(p).chains[0]
         np.testing.assert_allclose(got.coords, ref.coords, atol=2e-3)
+
+
+def test_record_breaks_come_from_residue_numbering(tok):
+    from protok.tokenizer.decode import record_to_chain
+    from protok.tokenizer.result import numbering_breaks
+
+    nums, _ = parse_residue_ids(["1", "2", "2A", "2B", "3", "7", "8", "-1"])
+    assert numbering_breaks(nums).tolist() == [False, False, False, False, False, True, False, True]
+    (t,) = tok.encode(STRUCTURES / "2xhe.pdb.gz", chains="A")  # one gap: residues 510-560 absent
+    ids = format_residue_ids(t.res_ids, t.ins_codes)
+    rec = {"id": "x", "chain": "A", "tokens": t.tokens.tolist(), "residue_ids": ids}
+    back = record_to_chain(rec, tok)
+    np.testing.assert_array_equal(back.chain_breaks, t.chain_breaks)
+    np.testing.assert_array_equal(tok.decode(back).coords, tok.decode(t).coords)
