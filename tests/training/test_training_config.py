@@ -107,3 +107,9 @@ def test_model_table_without_preset_starts_from_the_defaults() -> None:
     cfg = TrainConfig.from_dict({"data": {"promod3": "x"}, "model": {"name": "m"}})
     assert cfg.model == dataclasses.replace(ModelConfig(), name="m")
     assert TrainConfig().model == MODEL_PRESETS["small"]
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.rglob("*.toml")), ids=lambda p: str(p.relative_to(CONFIGS)))
+def test_every_shipped_config_loads(path: Path) -> None:
+    cfg = load_config(path)
+    assert cfg.run.total_steps > 0 and cfg.model.quantizer.codebook_size > 0
