@@ -13,7 +13,8 @@ Scoring (the same held-out set for every variant: the validation split of the co
 
 * reconstruction of the first ``--n-whole`` held-out chains by id, whole, and of the central 128 residues of
   those at least that long (tokenized alone): median CA-RMSD after superposition, TM-score, lDDT-CA, and
-  the share of bonded CA-CA distances of the decoded chain within 3.8 ± 0.2 Å. Variants whose quantizer
+  the share of bonded CA-CA distances of the decoded chain within 3.8 ± 0.2 Å, all of the decoder's own
+  atoms (``idealize=False``: the recipes are compared, not the idealization). Variants whose quantizer
   never hardens (``anneal_start = 1``: continuous ceilings) decode their continuous latents instead;
 * codebook use and perplexity of the tokens of those chains;
 * local structure: macro-F1 of a linear probe on token ids (window ±2) for DSSP 3-state (H G I / E B /
@@ -303,7 +304,11 @@ class Scorer:
         def decoded(chains: list[Any], toks: list[np.ndarray]) -> list[np.ndarray]:
             if continuous:
                 return [_decode_latents(tok.model, tok.embed(c)[0], c) for c in chains]
-            return [tok.decode_coords(t, c.chain_breaks) for t, c in zip(toks, chains, strict=True)]
+            # the decoder's own atoms: idealization would hide what the recipe taught it
+            return [
+                tok.decode_coords(t, c.chain_breaks, idealize=False)
+                for t, c in zip(toks, chains, strict=True)
+            ]
 
         def recon(chains: list[Any], toks: list[np.ndarray]) -> dict[str, float]:
             rows = []
