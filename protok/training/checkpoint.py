@@ -234,6 +234,90 @@ def _step_dir_name(step: int) -> str:
     return f"step_{step:08d}"
 
 
+def _write_optimizer_state(folder: Path, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """Write ``optimizer.safetensors``; return the JSON-able rest of the state (see
+    :func:`flatten_optimizer_state`)."""
+    tensors, meta = flatten_optimizer_state(optimizer.state_dict())
+    save_file(tensors, str(folder / "optimizer.safetensors"), metadata={"format": "protok-optimizer-v1"})
+    return meta
+
+
+def _write_rng_states(folder: Path, rng_states: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Write the torch and module-generator states of every rank to ``rng.safetensors``; return the numpy
+    and python states, one dict per rank."""
+    tensors: dict[str, torch.Tensor] = {}
+    rest: list[dict[str, Any]] = []
+    for r, st in enumerate(rng_states):
+        tensors[f"torch_cpu.{r}"] = st["torch_cpu"]
+        if "torch_cuda" in st:
+            tensors[f"torch_cuda.{r}"] = st["torch_cuda"]
+        for gname, gstate in st.get("generators", {}).items():
+            tensors[f"gen.{r}.{gname}"] = gstate
+        rest.append({key: v for key, v in st.items() if key in ("numpy", "python")})
+    save_file(tensors, str(folder / "rng.safetensors"))
+    return rest
+
+
+def _write_trainer_state(folder: Path, state: dict[str, Any]) -> None:
+    """Write ``trainer_state.json`` (sorted keys) and flush it to disk."""
+    with open(folder / TRAINER_STATE, "w") as fh:
+        json.dump(state, fh, indent=2, sort_keys=True, default=_json_default)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _fsync_files(folder: Path) -> None:
+    """Flush every file directly in ``folder`` to disk."""
+    for f in folder.iterdir():
+        if f.is_file():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+
+
+def _write_checkpoint_files(
+    folder: Path,
+    *,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    step: int,
+    state: dict[str, Any],
+    rng_states: list[dict[str, Any]],
+    card: dict[str, Any] | None,
+) -> None:
+    """Every file of a checkpoint (see the module docstring), written and flushed to disk in ``folder``."""
+    _save_model(model, folder, card)
+    opt_meta = _write_optimizer_state(folder, optimizer)
+    rng_json = _write_rng_states(folder, rng_states)
+    full = dict(state)
+    full.update(
+        step=step,
+        optimizer=opt_meta,
+        rng=rng_json,
+        world_size=len(rng_states),
+        format_version=FORMAT_VERSION,
+    )
+    _write_trainer_state(folder, full)
+    _fsync_files(folder)
+
+
+def _move_into_place(tmp: Path, final: Path) -> None:
+    """Replace ``final`` (if it exists) by the folder ``tmp``, in the same parent."""
+    root = final.parent
+    if final.exists():
+        trash = root / f".old-{final.name}-{os.getpid()}-{time.monotonic_ns()}"
+        os.replace(final, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+    os.replace(tmp, final)
+    _fsync_dir(root)
+
+
+def _update_pointers(root: Path, step: int, name: str, *, is_best: bool, metric: Any) -> None:
+    """Point ``latest.json`` (and ``best.json`` when ``is_best``) at the checkpoint folder ``name``."""
+    write_json_atomic(root / "latest.json", {"step": step, "path": name})
+    if is_best:
+        write_json_atomic(root / "best.json", {"step": step, "path": name, "metric": metric})
+
+
 def save_checkpoint(
     out_dir: str | Path,
     *,
@@ -274,47 +358,14 @@ def save_checkpoint(
     tmp = root / f".tmp-{_step_dir_name(step)}-{os.getpid()}-{time.monotonic_ns()}"
     tmp.mkdir()
     try:
-        _save_model(model, tmp, card)
-        opt_tensors, opt_meta = flatten_optimizer_state(optimizer.state_dict())
-        save_file(opt_tensors, str(tmp / "optimizer.safetensors"), metadata={"format": "protok-optimizer-v1"})
-        rng_tensors: dict[str, torch.Tensor] = {}
-        rng_json: list[dict[str, Any]] = []
-        for r, st in enumerate(rng_states):
-            rng_tensors[f"torch_cpu.{r}"] = st["torch_cpu"]
-            if "torch_cuda" in st:
-                rng_tensors[f"torch_cuda.{r}"] = st["torch_cuda"]
-            for gname, gstate in st.get("generators", {}).items():
-                rng_tensors[f"gen.{r}.{gname}"] = gstate
-            rng_json.append({k: v for k, v in st.items() if k in ("numpy", "python")})
-        save_file(rng_tensors, str(tmp / "rng.safetensors"))
-        full = dict(state)
-        full.update(
-            step=step,
-            optimizer=opt_meta,
-            rng=rng_json,
-            world_size=len(rng_states),
-            format_version=FORMAT_VERSION,
+        _write_checkpoint_files(
+            tmp, model=model, optimizer=optimizer, step=step, state=state, rng_states=rng_states, card=card
         )
-        with open(tmp / TRAINER_STATE, "w") as fh:
-            json.dump(full, fh, indent=2, sort_keys=True, default=_json_default)
-            fh.flush()
-            os.fsync(fh.fileno())
-        for f in tmp.iterdir():
-            if f.is_file():
-                with open(f, "rb") as fh:
-                    os.fsync(fh.fileno())
-        if final.exists():
-            trash = root / f".old-{final.name}-{os.getpid()}-{time.monotonic_ns()}"
-            os.replace(final, trash)
-            shutil.rmtree(trash, ignore_errors=True)
-        os.replace(tmp, final)
-        _fsync_dir(root)
+        _move_into_place(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    write_json_atomic(root / "latest.json", {"step": step, "path": final.name})
-    if is_best:
-        write_json_atomic(root / "best.json", {"step": step, "path": final.name, "metric": state.get("best")})
+    _update_pointers(root, step, final.name, is_best=is_best, metric=state.get("best"))
     _prune(root)
     return final
 

@@ -21,7 +21,7 @@ import random
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import torch
@@ -35,8 +35,14 @@ from protok.training.checkpoint import (
     rng_state,
     save_checkpoint,
 )
-from protok.training.config import TrainConfig, load_config
-from protok.training.data import TrainingData, load_training_data, make_train_loader, make_val_loader
+from protok.training.config import RunConfig, TrainConfig, load_config
+from protok.training.data import (
+    StepBatchSampler,
+    TrainingData,
+    load_training_data,
+    make_train_loader,
+    make_val_loader,
+)
 from protok.training.distributed import (
     DistInfo,
     all_gather_objects,
@@ -98,14 +104,112 @@ def _to_float(v: Any) -> float:
 
 
 def _codebook_size(model: nn.Module) -> int:
+    """Number of codes of the model's quantizer (0 when it has none)."""
     q = getattr(model, "quantizer", None)
-    k = getattr(q, "codebook_size", None) or getattr(model, "codebook_size", None)
-    return int(k) if k else 0
+    n_codes = getattr(q, "codebook_size", None) or getattr(model, "codebook_size", None)
+    return int(n_codes) if n_codes else 0
 
 
 def _alpha(out: Any) -> float | None:
     a = out.stats.get("alpha") if hasattr(out, "stats") else None
     return None if a is None else float(a)
+
+
+#: Per-chain reconstruction metrics of validation, in the order their keys appear in the results.
+_CHAIN_METRICS = ("rmsd", "bb_rmsd", "tm", "lddt")
+
+
+class _Tally(NamedTuple):
+    """Validation results of one rank, or of all: per-chain metrics, per-batch losses, code counts
+    (``max(n_codes, 1)`` values) and the first ProVQ alpha seen."""
+
+    per_chain: dict[str, list[float]]
+    losses: list[float]
+    counts: list[float]
+    alpha: float | None
+
+
+def _chain_metrics(out: Any, batch: Any) -> dict[str, list[float]]:
+    """CA-RMSD, backbone RMSD, TM-score and CA-lDDT of every chain of ``batch`` (keys of _CHAIN_METRICS)."""
+    from protok.metrics import backbone_rmsd, ca_rmsd, lddt_ca, tm_score
+
+    pred, m = to_dense_batch(out.pred_coords.float(), batch.batch)
+    ref, _ = to_dense_batch(batch.coords.float(), batch.batch)
+    am, _ = to_dense_batch(batch.atom_mask.bool(), batch.batch)
+    am = am & m[..., None]
+    return {
+        "rmsd": ca_rmsd(pred, ref, am).cpu().tolist(),
+        "bb_rmsd": backbone_rmsd(pred, ref, am).cpu().tolist(),
+        "tm": tm_score(pred[..., 1, :], ref[..., 1, :], am[..., 1]).cpu().tolist(),
+        "lddt": lddt_ca(pred[..., 1, :], ref[..., 1, :], am[..., 1]).cpu().tolist(),
+    }
+
+
+def _tally_batches(
+    model: nn.Module,
+    loader: Any,
+    *,
+    device: torch.device,
+    progress: float,
+    autocast: Callable[[], Any],
+    n_codes: int,
+) -> _Tally:
+    """Run this rank's validation batches in eval mode and tally their results."""
+    was_training = model.training
+    model.eval()
+    counts = torch.zeros(max(n_codes, 1), dtype=torch.float64)
+    per_chain: dict[str, list[float]] = {key: [] for key in _CHAIN_METRICS}
+    losses: list[float] = []
+    alpha = None
+    try:
+        for batch in loader:
+            batch = batch.to(device)
+            with autocast():
+                out = model(batch, progress)
+            losses.append(_to_float(out.loss))
+            alpha = _alpha(out) if alpha is None else alpha
+            idx = out.indices[out.indices >= 0].long().cpu()
+            if n_codes:
+                counts += torch.bincount(idx, minlength=n_codes)[:n_codes].double()
+            for key, values in _chain_metrics(out, batch).items():
+                per_chain[key] += values
+    finally:
+        model.train(was_training)
+    return _Tally(per_chain, losses, counts.tolist(), alpha)
+
+
+def _merge_ranks(tallies: list[_Tally], alpha: float | None) -> _Tally:
+    """The tallies of all ranks (rank order) as one; ``alpha`` (this rank's) is kept unless it is None."""
+    per_chain: dict[str, list[float]] = {key: [] for key in _CHAIN_METRICS}
+    losses: list[float] = []
+    counts = np.zeros(len(tallies[0].counts))
+    for tally in tallies:
+        for key in per_chain:
+            per_chain[key] += tally.per_chain[key]
+        losses += tally.losses
+        counts += np.asarray(tally.counts)
+        alpha = tally.alpha if alpha is None else alpha
+    return _Tally(per_chain, losses, counts.tolist(), alpha)
+
+
+def _val_results(tally: _Tally, n_codes: int) -> dict[str, float]:
+    """The ``val/...`` metrics of :func:`validate` from the tally of all ranks."""
+    res: dict[str, float] = {"val/chains": float(len(tally.per_chain["rmsd"]))}
+    for key, vals in tally.per_chain.items():
+        a = np.asarray(vals, dtype=np.float64)
+        a = a[np.isfinite(a)]
+        res[f"val/{key}_median"] = float(np.median(a)) if len(a) else float("nan")
+        res[f"val/{key}_mean"] = float(a.mean()) if len(a) else float("nan")
+    res["val/loss"] = float(np.mean(tally.losses)) if tally.losses else float("nan")
+    total = np.asarray(tally.counts)
+    n_tok = total.sum()
+    if n_codes and n_tok > 0:
+        p = total[total > 0] / n_tok
+        res["val/usage"] = float((total > 0).sum() / n_codes)
+        res["val/perplexity"] = float(np.exp(-(p * np.log(p)).sum()))
+    if tally.alpha is not None:
+        res["val/alpha"] = float(tally.alpha)
+    return res
 
 
 @torch.no_grad()
@@ -124,68 +228,74 @@ def validate(
     dict
         ``val/rmsd_median`` (CA-RMSD, Å), ``val/bb_rmsd_median``, ``val/tm_median``, ``val/lddt_median``
         (medians over chains) and their means, ``val/loss`` (mean over batches), ``val/usage`` (fraction
-        of the K codes used over all validation residues), ``val/perplexity`` (exp of the entropy of the
-        data-set-level code frequencies), ``val/alpha``, ``val/chains``.
+        of the codebook's codes used over all validation residues), ``val/perplexity`` (exp of the entropy
+        of the data-set-level code frequencies), ``val/alpha``, ``val/chains``.
     """
-    from protok.metrics import backbone_rmsd, ca_rmsd, lddt_ca, tm_score
+    n_codes = _codebook_size(model)
+    local = _tally_batches(
+        model, loader, device=device, progress=progress, autocast=autocast, n_codes=n_codes
+    )
+    merged = _merge_ranks(cast(list[_Tally], all_gather_objects(local)), alpha=local.alpha)
+    return _val_results(merged, n_codes)
 
-    was_training = model.training
-    model.eval()
-    k = _codebook_size(model)
-    counts = torch.zeros(max(k, 1), dtype=torch.float64)
-    per_chain: dict[str, list[float]] = {"rmsd": [], "bb_rmsd": [], "tm": [], "lddt": []}
-    losses: list[float] = []
-    alpha = None
-    try:
-        for batch in loader:
-            batch = batch.to(device)
-            with autocast():
-                out = model(batch, progress)
-            losses.append(_to_float(out.loss))
-            alpha = _alpha(out) if alpha is None else alpha
-            idx = out.indices[out.indices >= 0].long().cpu()
-            if k:
-                counts += torch.bincount(idx, minlength=k)[:k].double()
-            pred, m = to_dense_batch(out.pred_coords.float(), batch.batch)
-            ref, _ = to_dense_batch(batch.coords.float(), batch.batch)
-            am, _ = to_dense_batch(batch.atom_mask.bool(), batch.batch)
-            am = am & m[..., None]
-            per_chain["rmsd"] += ca_rmsd(pred, ref, am).cpu().tolist()
-            per_chain["bb_rmsd"] += backbone_rmsd(pred, ref, am).cpu().tolist()
-            per_chain["tm"] += tm_score(pred[..., 1, :], ref[..., 1, :], am[..., 1]).cpu().tolist()
-            per_chain["lddt"] += lddt_ca(pred[..., 1, :], ref[..., 1, :], am[..., 1]).cpu().tolist()
-    finally:
-        model.train(was_training)
-    gathered = all_gather_objects((per_chain, losses, counts.tolist(), alpha))
-    allc: dict[str, list[float]] = {key: [] for key in per_chain}
-    all_losses: list[float] = []
-    total = np.zeros(max(k, 1))
-    for item in gathered:
-        pc: dict[str, list[float]]
-        ls: list[float]
-        cn: list[float]
-        al: float | None
-        pc, ls, cn, al = item  # type: ignore[misc]
-        for key in allc:
-            allc[key] += pc[key]
-        all_losses += ls
-        total += np.asarray(cn)
-        alpha = al if alpha is None else alpha
-    res: dict[str, float] = {"val/chains": float(len(allc["rmsd"]))}
-    for key, vals in allc.items():
-        a = np.asarray(vals, dtype=np.float64)
-        a = a[np.isfinite(a)]
-        res[f"val/{key}_median"] = float(np.median(a)) if len(a) else float("nan")
-        res[f"val/{key}_mean"] = float(a.mean()) if len(a) else float("nan")
-    res["val/loss"] = float(np.mean(all_losses)) if all_losses else float("nan")
-    n_tok = total.sum()
-    if k and n_tok > 0:
-        p = total[total > 0] / n_tok
-        res["val/usage"] = float((total > 0).sum() / k)
-        res["val/perplexity"] = float(np.exp(-(p * np.log(p)).sum()))
-    if alpha is not None:
-        res["val/alpha"] = float(alpha)
-    return res
+
+@dataclasses.dataclass(frozen=True)
+class _StepOutcome:
+    """What one optimizer step leaves for its metrics row and checkpoint."""
+
+    out: Any  # the model's output (loss, losses, stats)
+    grad_norm: Tensor
+    lr: float
+    epoch: int
+    progress: float
+
+
+class _StepTimer:
+    """Wall time (data wait + compute), residues and steps since the last train row, and CPU time per step.
+
+    The clock restarts after validation and checkpoints, so neither counts.
+    """
+
+    def __init__(self) -> None:
+        self.busy, self.residues, self.steps = 0.0, 0, 0
+        self.restart()
+
+    def restart(self) -> None:
+        self._wall = time.perf_counter()
+        self._cpu = time.process_time()
+
+    def step_done(self, residues: int) -> float:
+        """Count a finished step of ``residues`` residues; return the process CPU seconds it took."""
+        self.residues += residues
+        self.steps += 1
+        self.busy += time.perf_counter() - self._wall
+        return time.process_time() - self._cpu
+
+    def take_rates(self) -> dict[str, float]:
+        """``residues_per_s`` and ``s_per_step`` since the last call; resets the counts."""
+        rates = {
+            "residues_per_s": self.residues / max(self.busy, 1e-9),
+            "s_per_step": self.busy / max(self.steps, 1),
+        }
+        self.busy, self.residues, self.steps = 0.0, 0, 0
+        return rates
+
+
+def _with_graph_knn(cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` with ``data.knn`` set to the encoder's neighbour count ``k`` when it is 0 or less."""
+    if cfg.data.knn > 0:
+        return cfg
+    enc = getattr(cfg.model, "encoder", None)
+    return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, knn=int(getattr(enc, "k", 16))))
+
+
+def _seed_everything(run: RunConfig) -> None:
+    """Seed torch, numpy and python from ``run.seed``; deterministic kernels when ``run.deterministic``."""
+    if run.deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.manual_seed(run.seed)
+    np.random.seed(run.seed % (2**32))
+    random.seed(run.seed)
 
 
 class Trainer:
@@ -270,8 +380,8 @@ class Trainer:
                 "total_steps": cfg.run.total_steps,
                 "seed": cfg.run.seed,
                 "data": {
-                    k: getattr(cfg.data, k)
-                    for k in (
+                    key: getattr(cfg.data, key)
+                    for key in (
                         "promod3",
                         "structures",
                         "max_chains",
@@ -320,170 +430,207 @@ class Trainer:
                         val,
                     )
 
-    # ------------------------------------------------------------------------------------- main
-    def fit(self) -> Path:
-        """Train to ``run.total_steps``; return the final checkpoint folder."""
-        cfg = self.config
-        self.dist = d = init_distributed(cfg.run.device)
-        if cfg.data.knn <= 0:
-            enc = getattr(cfg.model, "encoder", None)
-            cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, knn=int(getattr(enc, "k", 16))))
-            self.config = cfg
-        if cfg.run.deterministic:
-            torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.manual_seed(cfg.run.seed)
-        np.random.seed(cfg.run.seed % (2**32))
-        random.seed(cfg.run.seed)
+    # ------------------------------------------------------------------------------------- setup
+    def _build(self, d: DistInfo) -> None:
+        """The model on this rank's device (parameters equal on every rank) and its optimizer."""
+        self.model = self.model_factory(self.config.model).to(d.device)
+        broadcast_parameters(self.model)
+        self.optimizer = build_optimizer(self.model, self.config.optim)
 
-        data: TrainingData = load_training_data(cfg.data)
-        model = self.model_factory(cfg.model).to(d.device)
-        broadcast_parameters(model)
-        optimizer = build_optimizer(model, cfg.optim)
-        self.model, self.optimizer = model, optimizer
+    def _restore(self, state: dict[str, Any]) -> None:
+        """Take the step, best value, alpha, last validation, skipped steps and CPU time of a checkpoint."""
+        self.step = int(state["step"])
+        self.best = state.get("best")
+        self.last_alpha = state.get("alpha")
+        self.last_val = state.get("val") or {}
+        self.skipped = int(state.get("skipped_steps") or 0)
+        self.cpu_s = float(state.get("cpu_s") or 0.0)
 
+    def _resume_if_asked(self, d: DistInfo) -> bool:
+        """Load the latest checkpoint when resuming; return True when one was loaded."""
+        assert self.model is not None and self.optimizer is not None
         resume_from = find_latest_checkpoint(self.out_dir) if self.resume else None
         if self.resume and resume_from is None:
             log.info("resume: no checkpoint under %s; starting from step 0", self.out_dir)
-        if resume_from is not None:
-            state = load_checkpoint(
-                resume_from, model=model, optimizer=optimizer, rank=d.rank, device=d.device
-            )
-            self._check_resume_config(state["config"], resume_from)
-            self.step = int(state["step"])
-            self.best = state.get("best")
-            self.last_alpha = state.get("alpha")
-            self.last_val = state.get("val") or {}
-            self.skipped = int(state.get("skipped_steps") or 0)
-            self.cpu_s = float(state.get("cpu_s") or 0.0)
-            log.info("resumed from %s at step %d", resume_from, self.step)
-        elif d.is_main and (self.out_dir / "checkpoints" / "latest.json").exists():
-            log.warning(
-                "%s already holds checkpoints; they will be replaced (use --resume to continue)", self.out_dir
-            )
-
-        logger = MetricsLogger(
-            self.out_dir, enabled=d.is_main, resume_step=self.step if resume_from is not None else None
+        if resume_from is None:
+            if d.is_main and (self.out_dir / "checkpoints" / "latest.json").exists():
+                log.warning(
+                    "%s already holds checkpoints; they will be replaced (use --resume to continue)",
+                    self.out_dir,
+                )
+            return False
+        state = load_checkpoint(
+            resume_from, model=self.model, optimizer=self.optimizer, rank=d.rank, device=d.device
         )
+        self._check_resume_config(state["config"], resume_from)
+        self._restore(state)
+        log.info("resumed from %s at step %d", resume_from, self.step)
+        return True
+
+    def _open_logger(self, d: DistInfo, resumed: bool) -> MetricsLogger:
+        """The metrics logger (rank 0 writes); rank 0 also writes the run's ``config.json``."""
+        logger = MetricsLogger(self.out_dir, enabled=d.is_main, resume_step=self.step if resumed else None)
         if d.is_main:
-            (self.out_dir / "config.json").write_text(cfg.to_json())
-        total = cfg.run.total_steps
-        loader = make_train_loader(
-            data,
-            cfg.data,
-            seed=cfg.run.seed,
-            start_step=self.step,
-            total_steps=total,
-            rank=d.rank,
-            world_size=d.world_size,
-        )
-        val_loader = make_val_loader(data, cfg.data, rank=d.rank, world_size=d.world_size)
-        sampler = loader.batch_sampler
-        model.train()
-        bar = None
-        if d.is_main and cfg.run.progress_bar:
-            from tqdm.auto import tqdm
+            (self.out_dir / "config.json").write_text(self.config.to_json())
+        return logger
 
-            bar = tqdm(total=total, initial=self.step, desc="train", unit="step", dynamic_ncols=True)
+    def _progress_bar(self, d: DistInfo) -> Any:
+        """A tqdm bar on rank 0 when ``run.progress_bar``, else None."""
+        if not (d.is_main and self.config.run.progress_bar):
+            return None
+        from tqdm.auto import tqdm
+
+        total = self.config.run.total_steps
+        return tqdm(total=total, initial=self.step, desc="train", unit="step", dynamic_ncols=True)
+
+    # ------------------------------------------------------------------------------------- one step
+    def _grad_norm(self, model: nn.Module) -> Tensor:
+        """Total gradient norm, after clipping to ``optim.grad_clip`` when that is > 0."""
+        clip = self.config.optim.grad_clip
+        if clip > 0:
+            return torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        return torch.nn.utils.get_total_norm([p.grad for p in model.parameters() if p.grad is not None])
+
+    def _train_step(self, batch: Any, epoch: int) -> _StepOutcome:
+        """Forward, backward, gradient all-reduce and clipping, optimizer step (skipped on every rank when
+        the loss or gradient norm is not finite: the step still counts, keeping schedule and data order)."""
+        assert self.dist is not None and self.model is not None and self.optimizer is not None
+        model, optimizer = self.model, self.optimizer
+        total = self.config.run.total_steps
+        lr = lr_at(self.step, self.config.optim, total)
+        for g in optimizer.param_groups:
+            g["lr"] = lr
+        progress = self.step / total
+        batch = batch.to(self.dist.device)
+        with self._autocast():
+            out = model(batch, progress)
+        optimizer.zero_grad(set_to_none=True)
+        out.loss.backward()
+        all_reduce_gradients(model)
+        gnorm = self._grad_norm(model)
+        if _all_finite(out.loss.detach(), gnorm.detach(), self.dist):
+            optimizer.step()
+        else:
+            self.skipped += 1
+            optimizer.zero_grad(set_to_none=True)
+            log.warning("step %d: non-finite loss or gradient norm; optimizer step skipped", self.step + 1)
+        self.step += 1
+        self.last_alpha = _alpha(out)
+        return _StepOutcome(out, gnorm, lr, epoch, progress)
+
+    def _train_row(self, step: _StepOutcome) -> dict[str, Any]:
+        """Loss, gradient norm, loss terms and model stats of a step, averaged over ranks."""
+        out = step.out
+        vals = {"loss": _to_float(out.loss), "grad_norm": _to_float(step.grad_norm)}
+        vals.update({f"loss/{name}": _to_float(v) for name, v in out.losses.items()})
+        vals.update({f"stats/{name}": _to_float(v) for name, v in out.stats.items()})
+        # mean over ranks (identical keys everywhere)
+        if self.dist is not None and self.dist.distributed:
+            keys = sorted(vals)
+            t = torch.tensor([vals[key] for key in keys], dtype=torch.float64, device=self.dist.device)
+            import torch.distributed as tdist
+
+            tdist.all_reduce(t)
+            vals = dict(zip(keys, (t / self.dist.world_size).tolist()))
+        schedule = {"epoch": step.epoch, "lr": step.lr, "progress": step.progress}
+        return {"split": "train", "step": self.step, **schedule, **vals}
+
+    def _log_train_row(self, step: _StepOutcome, timer: _StepTimer, logger: MetricsLogger, bar: Any) -> None:
+        """Write a train metrics row every ``run.log_every`` steps and at the last step."""
+        if not (self.step % self.config.run.log_every == 0 or self.step == self.config.run.total_steps):
+            return
+        row = self._train_row(step)
+        row.update(timer.take_rates())
+        row["skipped_steps"] = self.skipped
+        row["cpu_s"] = self.cpu_s
+        logger.log(row)
+        if bar is not None:
+            bar.set_postfix(loss=f"{row['loss']:.3f}", res_s=f"{row['residues_per_s']:.0f}", refresh=False)
+
+    def _validate_if_due(self, val_loader: Any, logger: MetricsLogger, epoch: int) -> bool:
+        """Validate every ``run.val_every`` steps and at the last step; return True on a new best."""
+        assert self.dist is not None and self.model is not None
+        run, total = self.config.run, self.config.run.total_steps
+        due = (run.val_every > 0 and self.step % run.val_every == 0) or self.step == total
+        if not due or len(val_loader) == 0:
+            return False
+        self.last_val = validate(
+            self.model,
+            val_loader,
+            device=self.dist.device,
+            progress=self.step / total,
+            autocast=self._autocast,
+        )
+        logger.log({"split": "val", "step": self.step, "epoch": epoch, **self.last_val})
+        value = self.last_val.get(run.best_metric, float("nan"))
+        if not self._better(value):
+            return False
+        self.best = float(value)
+        return True
+
+    def _checkpoint_due(self, is_best: bool, stop: bool) -> bool:
+        run = self.config.run
+        return self.step % run.ckpt_every == 0 or self.step == run.total_steps or is_best or stop
+
+    def _run_steps(self, loader: Any, val_loader: Any, logger: MetricsLogger) -> Path | None:
+        """The step loop (see the module docstring for the order within a step); returns the last
+        checkpoint written, or None when no step ran."""
+        assert self.dist is not None and self.model is not None
+        run = self.config.run
+        sampler = cast(StepBatchSampler, loader.batch_sampler)
+        self.model.train()
+        bar = self._progress_bar(self.dist)
         final: Path | None = None
-        lr = lr_at(self.step, cfg.optim, total)
-        busy, residues, steps_since_log = 0.0, 0, 0
-        t_iter = time.perf_counter()
-        c_iter = time.process_time()
+        timer = _StepTimer()
         try:
             for batch in loader:
-                epoch = sampler.epoch_of_step(self.step)  # type: ignore[union-attr]
-                lr = lr_at(self.step, cfg.optim, total)
-                for g in optimizer.param_groups:
-                    g["lr"] = lr
-                progress = self.step / total
-                batch = batch.to(d.device)
-                with self._autocast():
-                    out = model(batch, progress)
-                optimizer.zero_grad(set_to_none=True)
-                out.loss.backward()
-                all_reduce_gradients(model)
-                if cfg.optim.grad_clip > 0:
-                    gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
-                else:
-                    gnorm = torch.nn.utils.get_total_norm(
-                        [p.grad for p in model.parameters() if p.grad is not None]
-                    )
-                if _all_finite(out.loss.detach(), gnorm.detach(), d):
-                    optimizer.step()
-                else:  # every rank skips together; the step still counts (keeps the schedule and data order)
-                    self.skipped += 1
-                    optimizer.zero_grad(set_to_none=True)
-                    log.warning(
-                        "step %d: non-finite loss or gradient norm; optimizer step skipped", self.step + 1
-                    )
-                self.step += 1
-                self.last_alpha = _alpha(out)
-                residues += int(batch.num_nodes) * d.world_size
-                steps_since_log += 1
-                busy += time.perf_counter() - t_iter
-                self.cpu_s += time.process_time() - c_iter
-
-                if self.step % cfg.run.log_every == 0 or self.step == total:
-                    row = self._train_row(out, lr, gnorm, epoch, progress)
-                    # data wait + compute of the steps since the last row (validation / checkpoints excluded)
-                    row["residues_per_s"] = residues / max(busy, 1e-9)
-                    row["s_per_step"] = busy / max(steps_since_log, 1)
-                    row["skipped_steps"] = self.skipped
-                    row["cpu_s"] = self.cpu_s
-                    busy, residues, steps_since_log = 0.0, 0, 0
-                    logger.log(row)
-                    if bar is not None:
-                        bar.set_postfix(
-                            loss=f"{row['loss']:.3f}", res_s=f"{row['residues_per_s']:.0f}", refresh=False
-                        )
+                step = self._train_step(batch, sampler.epoch_of_step(self.step))
+                self.cpu_s += timer.step_done(int(batch.num_nodes) * self.dist.world_size)
+                self._log_train_row(step, timer, logger, bar)
                 if bar is not None:
                     bar.update(1)
-
-                is_best = False
-                do_val = (cfg.run.val_every > 0 and self.step % cfg.run.val_every == 0) or self.step == total
-                if do_val and len(val_loader) > 0:
-                    self.last_val = validate(
-                        model,
-                        val_loader,
-                        device=d.device,
-                        progress=self.step / total,
-                        autocast=self._autocast,
-                    )
-                    logger.log({"split": "val", "step": self.step, "epoch": epoch, **self.last_val})
-                    value = self.last_val.get(cfg.run.best_metric, float("nan"))
-                    if self._better(value):
-                        self.best, is_best = float(value), True
-                stop = cfg.run.stop_at > 0 and self.step == cfg.run.stop_at
-                if self.step % cfg.run.ckpt_every == 0 or self.step == total or is_best or stop:
-                    final = self._save(epoch, lr, is_best)
-                t_iter = time.perf_counter()
-                c_iter = time.process_time()
+                is_best = self._validate_if_due(val_loader, logger, step.epoch)
+                stop = run.stop_at > 0 and self.step == run.stop_at
+                if self._checkpoint_due(is_best, stop):
+                    final = self._save(step.epoch, step.lr, is_best)
+                timer.restart()
                 if stop:
                     log.info(
-                        "stopping at step %d of %d (run.stop_at); continue with --resume", self.step, total
+                        "stopping at step %d of %d (run.stop_at); continue with --resume",
+                        self.step,
+                        run.total_steps,
                     )
                     break
         finally:
             if bar is not None:
                 bar.close()
+        return final
+
+    # ------------------------------------------------------------------------------------- main
+    def fit(self) -> Path:
+        """Train to ``run.total_steps``; return the final checkpoint folder."""
+        self.dist = d = init_distributed(self.config.run.device)
+        self.config = cfg = _with_graph_knn(self.config)
+        _seed_everything(cfg.run)
+        data: TrainingData = load_training_data(cfg.data)
+        self._build(d)
+        resumed = self._resume_if_asked(d)
+        logger = self._open_logger(d, resumed)
+        loader = make_train_loader(
+            data,
+            cfg.data,
+            seed=cfg.run.seed,
+            start_step=self.step,
+            total_steps=cfg.run.total_steps,
+            rank=d.rank,
+            world_size=d.world_size,
+        )
+        val_loader = make_val_loader(data, cfg.data, rank=d.rank, world_size=d.world_size)
+        final = self._run_steps(loader, val_loader, logger)
         if final is None:  # nothing left to do (resumed at the end): the latest checkpoint is final
             final = find_latest_checkpoint(self.out_dir)
         assert final is not None or not d.is_main
         return final if final is not None else self.out_dir
-
-    def _train_row(self, out: Any, lr: float, gnorm: Tensor, epoch: int, progress: float) -> dict[str, Any]:
-        vals = {"loss": _to_float(out.loss), "grad_norm": _to_float(gnorm)}
-        vals.update({f"loss/{k}": _to_float(v) for k, v in out.losses.items()})
-        vals.update({f"stats/{k}": _to_float(v) for k, v in out.stats.items()})
-        # mean over ranks (identical keys everywhere)
-        if self.dist is not None and self.dist.distributed:
-            keys = sorted(vals)
-            t = torch.tensor([vals[k] for k in keys], dtype=torch.float64, device=self.dist.device)
-            import torch.distributed as tdist
-
-            tdist.all_reduce(t)
-            vals = dict(zip(keys, (t / self.dist.world_size).tolist()))
-        return {"split": "train", "step": self.step, "epoch": epoch, "lr": lr, "progress": progress, **vals}
 
 
 def train(
