@@ -12,8 +12,8 @@ Measures, on a real 300-residue chain (the first 300 residues of ``structures/3m
    function, same weight layout); reported as ``ratio_e3nn_tp_over_fast_encoder`` =
    median(``e3nn_tp:small``) / median(``preset:small``) per thread count, and the tensor product plus the
    sum over in-edges alone (``tp_sum:e3nn_uvu`` vs ``tp_sum:fast_uvu``, ``ratio_e3nn_over_fast_tp_sum``);
-   ``lite:small``: the same weights in :class:`protok.models.encoder_lite.LiteEncoder`, the e3nn-free form
-   the tokenizer runs (``ratio_lite_over_e3nn_encoder``);
+   ``plain_torch:small``: the same weights in :class:`protok.models.encoder_torch.PlainTorchEncoder`, the
+   e3nn-free form the tokenizer runs (``ratio_plain_torch_over_e3nn_encoder``);
 4. with one torch thread, the per-residue cost of ``Tokenizer.encode_featurized`` (the shipped
    ``protok-provq-small-v1`` model) over a seeded sample of real chains (256 chains of 40-512 residues from
    ``../shared/data/promod3/chains.npz``, ``np.random.default_rng(0)``, as in ``tokenize_speed.py``) at
@@ -49,14 +49,9 @@ from _common import repo_relative, sample_chains
 from e3nn import o3
 
 from protok.graph import build_graph
-from protok.models.encoder import (
-    ENCODER_PRESETS,
-    Encoder,
-    EncoderConfig,
-    _mlp,
-    _uvu_tensor_product,
-)
-from protok.models.encoder_lite import LiteEncoder, NeighbourTable
+from protok.models.encoder import ENCODER_PRESETS, Encoder, EncoderConfig, _uvu_tensor_product
+from protok.models.encoder_ops import NeighbourTable, mlp
+from protok.models.encoder_torch import PlainTorchEncoder
 from protok.structures import read_chain
 
 REPO = Path(__file__).resolve().parents[1]
@@ -87,7 +82,7 @@ def _fully_connected_variant(enc: Encoder) -> Encoder:
         )
         layer.tp = fc
         layer.fast_tp = None  # the fast path implements the uvu product only; use ``layer.tp``
-        layer.radial = _mlp([cfg.radial_hidden, cfg.radial_hidden, fc.weight_numel])
+        layer.radial = mlp([cfg.radial_hidden, cfg.radial_hidden, fc.weight_numel])
         layer.lin_out = o3.Linear(fc.irreps_out, layer.gate.irreps_in)
     return enc.eval()
 
@@ -206,8 +201,8 @@ def main() -> None:
     encoders = {name: Encoder(cfg).eval() for name, cfg in configs.items()}
     encoders["fully_connected:small"] = _fully_connected_variant(Encoder(small))
     encoders["e3nn_tp:small"] = _e3nn_tp_variant(Encoder(small))
-    lite = LiteEncoder(small).eval()  # the inference form the tokenizer runs, same weights as preset:small
-    lite.load_state_dict(encoders["preset:small"].state_dict())
+    plain = PlainTorchEncoder(small).eval()  # the form the tokenizer runs, same weights as preset:small
+    plain.load_state_dict(encoders["preset:small"].state_dict())
 
     # The tensor products alone, on this graph's edges, with the small preset's irreps.
     irreps = encoders["preset:small"].irreps_hidden
@@ -221,7 +216,7 @@ def main() -> None:
     w_uvu, w_fc = torch.randn(n_edges, uvu.weight_numel), torch.randn(n_edges, fc.weight_numel)
 
     fns: dict[str, Callable[[], object]] = {name: (lambda e=e: e(graph)) for name, e in encoders.items()}
-    fns["lite:small"] = lambda: lite(graph)
+    fns["plain_torch:small"] = lambda: plain(graph)
     fns["tp_only:uvu"] = lambda: uvu(x, sh, w_uvu)
     fns["tp_only:fully_connected"] = lambda: fc(x, sh, w_fc)
     # Tensor product + sum over in-edges, from node features: e3nn's uvu vs the encoder's fast path.
@@ -244,7 +239,7 @@ def main() -> None:
             "ratio_fully_connected_over_uvu_tp_only": med["tp_only:fully_connected"] / med["tp_only:uvu"],
             "ratio_e3nn_tp_over_fast_encoder": med["e3nn_tp:small"] / med["preset:small"],
             "ratio_e3nn_over_fast_tp_sum": med["tp_sum:e3nn_uvu"] / med["tp_sum:fast_uvu"],
-            "ratio_lite_over_e3nn_encoder": med["lite:small"] / med["preset:small"],
+            "ratio_plain_torch_over_e3nn_encoder": med["plain_torch:small"] / med["preset:small"],
             "timings": timings,
         }
     models = {
@@ -285,7 +280,8 @@ def main() -> None:
             f"e3nn TensorProduct / fast path: encoder {res['ratio_e3nn_tp_over_fast_encoder']:.1f}x, "
             f"tensor product + neighbour sum {res['ratio_e3nn_over_fast_tp_sum']:.1f}x"
         )
-        print(f"LiteEncoder (no e3nn) / Encoder, small: {res['ratio_lite_over_e3nn_encoder']:.2f}x")
+        ratio = res["ratio_plain_torch_over_e3nn_encoder"]
+        print(f"PlainTorchEncoder (no e3nn) / Encoder, small: {ratio:.2f}x")
     if sweep is not None:
         print(
             f"--- Tokenizer.encode_featurized, 1 thread, {sweep['chains']} chains, {sweep['residues']} residues, "

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 from protok._lazy import lazy_attributes
 from protok.models.decoder import Decoder, DecoderConfig, DecoderOutput
 from protok.models.encoder_config import ENCODER_PRESETS, EncoderConfig
-from protok.models.encoder_lite import LiteEncoder
+from protok.models.encoder_torch import PlainTorchEncoder
 from protok.models.io import load_model, read_config, save_model
 from protok.models.losses import LossConfig, reconstruction_losses
 from protok.models.model import MODEL_PRESETS, ModelConfig, ModelOutput, ProtokModel
@@ -27,12 +27,12 @@ __all__ = [
     "ENCODER_PRESETS",
     "Encoder",
     "EncoderConfig",
-    "LiteEncoder",
     "LossConfig",
     "MODEL_PRESETS",
     "ModelConfig",
     "ModelOutput",
     "ModelSummary",
+    "PlainTorchEncoder",
     "ProtokModel",
     "available_models",
     "list_models",
@@ -45,7 +45,7 @@ __all__ = [
     "save_model",
 ]
 
-# The e3nn encoder is imported on first use: inference (LiteEncoder) does not need e3nn, which takes
+# The e3nn encoder is imported on first use: inference (PlainTorchEncoder) does not need e3nn, which takes
 # seconds to import.
 if TYPE_CHECKING:
     from protok.models.encoder import Encoder

@@ -45,8 +45,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from protok.models.encoder_config import ENCODER_PRESETS, EncoderConfig
-from protok.models.encoder_lite import FastUVU, NeighbourTable, encoder_inputs, linear_matrix
-from protok.models.encoder_lite import mlp as _mlp
+from protok.models.encoder_ops import FastUVU, NeighbourTable, encoder_inputs, linear_matrix, mlp
 
 __all__ = ["ENCODER_PRESETS", "Encoder", "EncoderConfig"]
 
@@ -91,7 +90,7 @@ def _linear(lin: o3.Linear, x: Tensor) -> Tensor:
     """``lin(x)``; without autograd, as one dense product with its matrix.
 
     An ``o3.Linear`` is a block-sparse matrix applied by a dozen small einsums; its matrix
-    (:func:`~protok.models.encoder_lite.linear_matrix`, bit-equal to ``lin(I)``) does the same in one
+    (:func:`~protok.models.encoder_ops.linear_matrix`, bit-equal to ``lin(I)``) does the same in one
     product, which is several times faster on CPU batches. With autograd (training) e3nn's own code runs.
     Equal up to float rounding (the summation order differs).
     """
@@ -103,7 +102,7 @@ def _linear(lin: o3.Linear, x: Tensor) -> Tensor:
 
 
 def _fast_uvu(tp: o3.TensorProduct) -> FastUVU | None:
-    """:class:`~protok.models.encoder_lite.FastUVU` for ``tp`` when it has exactly that layout
+    """:class:`~protok.models.encoder_ops.FastUVU` for ``tp`` when it has exactly that layout
     (``S x 0e + V x 1o`` times ``0e + 1o``, the four ``uvu`` paths in order), else None."""
     ir_in = [(mul, str(ir)) for mul, ir in tp.irreps_in1]
     if len(ir_in) != 2 or ir_in[0][1] != "0e" or ir_in[1][1] != "1o":
@@ -131,7 +130,7 @@ class _Interaction(nn.Module):
         super().__init__()
         self.lin_in = o3.Linear(irreps, irreps)
         self.tp, irreps_mid = _uvu_tensor_product(irreps, irreps_sh, irreps)
-        self.radial = _mlp([cfg.radial_hidden, cfg.radial_hidden, self.tp.weight_numel])
+        self.radial = mlp([cfg.radial_hidden, cfg.radial_hidden, self.tp.weight_numel])
         scalars = o3.Irreps([(mul, ir) for mul, ir in irreps if ir.l == 0])
         gated = o3.Irreps([(mul, ir) for mul, ir in irreps if ir.l > 0])
         self.gate = Gate(
@@ -184,7 +183,7 @@ class Encoder(nn.Module):
             [_Interaction(self.irreps_hidden, self.irreps_sh, config) for _ in range(config.num_layers)]
         )
         n_inv = sum(mul for mul, _ in self.irreps_hidden) + config.node_s_dim
-        self.readout = _mlp(
+        self.readout = mlp(
             [n_inv, config.readout_hidden, config.readout_hidden, config.out_dim], config.dropout
         )
 

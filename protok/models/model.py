@@ -40,7 +40,7 @@ from protok.metrics import backbone_rmsd, ca_rmsd, lddt_ca
 from protok.models.context import ChainContext
 from protok.models.decoder import Decoder, DecoderConfig
 from protok.models.encoder_config import ENCODER_PRESETS, EncoderConfig
-from protok.models.encoder_lite import LiteEncoder
+from protok.models.encoder_torch import PlainTorchEncoder
 from protok.models.losses import LossConfig, reconstruction_losses
 from protok.quantizers.base import Quantizer
 from protok.quantizers.config import QuantizerConfig
@@ -220,7 +220,7 @@ class ProtokModel(nn.Module):
     ----------
     config : ModelConfig
     inference : bool
-        Build the encoder as :class:`~protok.models.encoder_lite.LiteEncoder` when the config allows it
+        Build the encoder as :class:`~protok.models.encoder_torch.PlainTorchEncoder` when the config allows it
         (``lmax = 1``): the same parameters and outputs without importing e3nn, for tokenizing. Keep the
         default (e3nn's :class:`~protok.models.encoder.Encoder`) for training.
     """
@@ -229,9 +229,9 @@ class ProtokModel(nn.Module):
         super().__init__()
         self.config = config
         self.encoder: nn.Module
-        if inference and LiteEncoder.supports(config.encoder):
+        if inference and PlainTorchEncoder.supports(config.encoder):
             # Same parameters and function without e3nn (fast to import and build); inference only.
-            self.encoder = LiteEncoder(config.encoder)
+            self.encoder = PlainTorchEncoder(config.encoder)
         else:
             from protok.models.encoder import Encoder
 

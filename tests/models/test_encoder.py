@@ -218,7 +218,7 @@ def _tp_inputs(layer, n: int, k: int, gen: torch.Generator) -> tuple[torch.Tenso
 def test_fast_uvu_equals_e3nn_tensor_product(cfg: EncoderConfig) -> None:
     """The hand-written lmax=1 path computes e3nn's TensorProduct + neighbour sum, values and gradients,
     for the regular (k in-edges per node, grouped) and the general (shuffled, uneven) edge layouts."""
-    from protok.models.encoder_lite import NeighbourTable
+    from protok.models.encoder_ops import NeighbourTable
 
     layer = _encoder(cfg).layers[0]
     assert layer.fast_tp is not None

@@ -75,15 +75,15 @@ def test_context_runs_on_the_inference_batch(tiny_config, ubiquitin, two_chains_
     train_model = ProtokModel(cfg)
     chains = [ubiquitin, *two_chains_with_breaks]
     train_model(graph_of(chains[0]), progress=0.0)
-    lite = ProtokModel(cfg, inference=True)
-    lite.load_state_dict(train_model.state_dict())
+    inference_model = ProtokModel(cfg, inference=True)
+    inference_model.load_state_dict(train_model.state_dict())
     graphs = [graph_fields(c, k=16) for c in chains]
     for g, c in zip(graphs, chains, strict=True):
         g["num_nodes"] = len(c)
     batch = GraphBatch.from_graphs(graphs)
     with torch.no_grad():
-        together = lite.encode(batch)
-        alone = torch.cat([lite.encode(GraphBatch.from_graphs([g])) for g in graphs])
+        together = inference_model.encode(batch)
+        alone = torch.cat([inference_model.encode(GraphBatch.from_graphs([g])) for g in graphs])
     assert torch.equal(together, alone)
 
 

@@ -1,4 +1,4 @@
-"""The e3nn-free inference encoder computes the e3nn encoder's function bit for bit, from the same weights."""
+"""The plain-torch encoder computes the e3nn encoder's function bit for bit, from the same weights."""
 
 from __future__ import annotations
 
@@ -9,27 +9,26 @@ from pathlib import Path
 
 import pytest
 import torch
-from e3nn import o3
 from torch_geometric.data import Batch
 
 from protok.graph import GraphBatch, build_graph
 from protok.models import ModelConfig, ProtokModel, load_model, save_model
 from protok.models.encoder import Encoder, EncoderConfig
-from protok.models.encoder_lite import LiteEncoder, o3_linear_matrix
+from protok.models.encoder_torch import PlainTorchEncoder
 from protok.structures import read_structure
 
 SMALL = EncoderConfig(scalar_channels=32, vector_channels=8, num_layers=3, radial_hidden=32, out_dim=64)
 
 
-def _pair(cfg: EncoderConfig, seed: int = 0) -> tuple[Encoder, LiteEncoder]:
+def _pair(cfg: EncoderConfig, seed: int = 0) -> tuple[Encoder, PlainTorchEncoder]:
     torch.manual_seed(seed)
     enc = Encoder(cfg).eval()
     with torch.no_grad():  # random weights everywhere (e3nn's are unit normal already; biases are zero)
         for p in enc.parameters():
             p.normal_(0.0, 0.5)
-    lite = LiteEncoder(cfg).eval()
-    lite.load_state_dict(enc.state_dict())
-    return enc, lite
+    plain = PlainTorchEncoder(cfg).eval()
+    plain.load_state_dict(enc.state_dict())
+    return enc, plain
 
 
 @pytest.fixture(scope="module")
@@ -42,94 +41,57 @@ def batch(structures_dir: Path) -> Batch:
 
 
 def test_same_parameter_and_buffer_names_and_shapes() -> None:
-    enc, lite = _pair(SMALL)
+    enc, plain = _pair(SMALL)
     a = {k: tuple(v.shape) for k, v in enc.state_dict().items()}
-    b = {k: tuple(v.shape) for k, v in lite.state_dict().items()}
+    b = {k: tuple(v.shape) for k, v in plain.state_dict().items()}
     assert a == b
 
 
-def test_dense_matrices_equal_e3nn_linear_bits() -> None:
-    torch.manual_seed(1)
-    # Repeated and interleaved irreps, as the tensor product's unsimplified output has.
-    cases = [
-        ("9x0e + 3x1o", "32x0e + 8x1o"),
-        ("32x0e + 32x1o + 8x1o + 8x0e", "40x0e + 8x1o"),
-        ("4x1o + 2x0e", "3x0e + 5x1o"),
-    ]
-    for ir_in, ir_out in cases:
-        lin = o3.Linear(o3.Irreps(ir_in), o3.Irreps(ir_out))
-        with torch.no_grad():
-            lin.weight.normal_()
-        want = lin(torch.eye(lin.irreps_in.dim))
-        got = o3_linear_matrix(
-            [(m, ir.l) for m, ir in lin.irreps_in],
-            [(m, ir.l) for m, ir in lin.irreps_out],
-            lin.weight.detach(),
-        )
-        assert torch.equal(got, want), (ir_in, ir_out)
-    # lmax 2 and parities, as the base preset's e3nn Linears (entries with parity: 1e and 1o do not mix)
-    for ir_in, ir_out in [
-        ("128x0e + 32x1o + 32x2e", "128x0e + 32x1o + 32x2e"),
-        ("3x0e + 2x1o + 2x1e", "4x1e + 1x0e"),
-    ]:
-        lin = o3.Linear(o3.Irreps(ir_in), o3.Irreps(ir_out))
-        with torch.no_grad():
-            lin.weight.normal_()
-        got = o3_linear_matrix(
-            [(m, ir.l, ir.p) for m, ir in lin.irreps_in],
-            [(m, ir.l, ir.p) for m, ir in lin.irreps_out],
-            lin.weight.detach(),
-        )
-        assert torch.equal(got, lin(torch.eye(lin.irreps_in.dim))), (ir_in, ir_out)
-    with pytest.raises(ValueError, match="weight has"):
-        o3_linear_matrix([(2, 0)], [(3, 0)], torch.zeros(5))
-
-
 def test_gate_equals_e3nn_gate() -> None:
-    enc, lite = _pair(SMALL)
+    enc, plain = _pair(SMALL)
     x = torch.randn(4000, 64) * 3
     with torch.inference_mode():
-        assert torch.equal(lite._gate(x), enc.layers[0].gate(x))
+        assert torch.equal(plain._gate(x), enc.layers[0].gate(x))
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_forward_equals_e3nn_encoder_bits(batch: Batch, dtype: torch.dtype) -> None:
-    enc, lite = _pair(SMALL)
-    enc, lite = enc.to(dtype), lite.to(dtype)
+    enc, plain = _pair(SMALL)
+    enc, plain = enc.to(dtype), plain.to(dtype)
     with torch.inference_mode():
         want = enc(batch)
-        assert torch.equal(lite(batch), want)
+        assert torch.equal(plain(batch), want)
         # the same through the light batcher
         graphs = [batch.get_example(i) for i in range(batch.num_graphs)]
-        assert torch.equal(lite(GraphBatch.from_graphs(graphs)), want)
+        assert torch.equal(plain(GraphBatch.from_graphs(graphs)), want)
 
 
 def test_forward_equals_on_irregular_layout(batch: Batch) -> None:
     """Masked residues lose their edges: the neighbour table pads, the edge-wise path runs."""
-    enc, lite = _pair(SMALL, seed=3)
+    enc, plain = _pair(SMALL, seed=3)
     g = batch.clone()
     g.node_mask = g.node_mask.clone()
     g.node_mask[::7] = False
     with torch.inference_mode():
-        assert torch.equal(lite(g), enc(g))
+        assert torch.equal(plain(g), enc(g))
 
 
 def test_gradients_match_e3nn(batch: Batch) -> None:
     """Not the tokenizer's use, but the module stays a correct torch function: gradients agree."""
-    enc, lite = _pair(SMALL, seed=5)
-    enc, lite = enc.double(), lite.double()
+    enc, plain = _pair(SMALL, seed=5)
+    enc, plain = enc.double(), plain.double()
     enc(batch).square().sum().backward()
-    lite(batch).square().sum().backward()
-    for (name, p), q in zip(enc.named_parameters(), lite.parameters(), strict=True):
+    plain(batch).square().sum().backward()
+    for (name, p), q in zip(enc.named_parameters(), plain.parameters(), strict=True):
         assert p.grad is not None and q.grad is not None
         torch.testing.assert_close(q.grad, p.grad, rtol=1e-9, atol=1e-9, msg=name)
 
 
 def test_lmax2_is_not_supported() -> None:
     cfg = replace(SMALL, lmax=2)
-    assert not LiteEncoder.supports(cfg)
+    assert not PlainTorchEncoder.supports(cfg)
     with pytest.raises(ValueError, match="lmax = 1"):
-        LiteEncoder(cfg)
+        PlainTorchEncoder(cfg)
     model = ProtokModel(ModelConfig(encoder=cfg), inference=True)
     assert isinstance(model.encoder, Encoder)
 
@@ -138,12 +100,12 @@ def test_inference_model_round_trips_through_a_checkpoint(tmp_path: Path, batch:
     torch.manual_seed(0)
     full = ProtokModel(ModelConfig(encoder=SMALL)).eval()
     folder = save_model(full, tmp_path / "m")
-    lite = load_model(folder, inference=True)
-    assert isinstance(lite.encoder, LiteEncoder)
+    plain = load_model(folder, inference=True)
+    assert isinstance(plain.encoder, PlainTorchEncoder)
     with torch.inference_mode():
-        assert torch.equal(lite.encode(batch), full.encode(batch))
+        assert torch.equal(plain.encode(batch), full.encode(batch))
     # and a checkpoint saved from the inference form loads into the training form
-    again = load_model(save_model(lite, tmp_path / "again"))
+    again = load_model(save_model(plain, tmp_path / "again"))
     assert isinstance(again.encoder, Encoder)
     with torch.inference_mode():
         assert torch.equal(again.encode(batch), full.encode(batch))
@@ -182,8 +144,8 @@ def test_pickled_tokenizer_encodes_in_a_fresh_process(tmp_path: Path, structures
 def test_fresh_inference_model_is_initialised_like_e3nn() -> None:
     """Built without a checkpoint, the e3nn-form weights are unit normal (as e3nn initialises them), not zero."""
     torch.manual_seed(0)
-    lite = LiteEncoder(SMALL)
-    for w in (lite.embed.weight, lite.layers[0].lin_in.weight, lite.layers[0].lin_out.weight):
+    plain = PlainTorchEncoder(SMALL)
+    for w in (plain.embed.weight, plain.layers[0].lin_in.weight, plain.layers[0].lin_out.weight):
         assert 0.8 < float(w.std()) < 1.2
 
 
@@ -191,6 +153,6 @@ def test_model_loaded_in_inference_mode_encodes(batch: Batch) -> None:
     """Weights created under ``torch.inference_mode()`` have no version counter to key the dense-matrix
     cache on: both encoder forms still run, with the same tokens."""
     with torch.inference_mode():
-        lite = load_model("protok-provq-small-v1", inference=True)
+        plain = load_model("protok-provq-small-v1", inference=True)
         full = load_model("protok-provq-small-v1")
-        assert torch.equal(lite.encode(batch), full.encode(batch))
+        assert torch.equal(plain.encode(batch), full.encode(batch))
