@@ -129,10 +129,10 @@ def load_weights_into(model: torch.nn.Module, weights: str | os.PathLike) -> Non
         )
     bad = [k for k, v in expected.items() if tuple(v.shape) != tuple(state[k].shape)]
     if bad:
-        k = bad[0]
+        name = bad[0]
         raise CheckpointError(
-            f"{weights}: {len(bad)} tensor shape(s) do not match {CONFIG_NAME}, e.g. {k}: "
-            f"file {tuple(state[k].shape)} vs config {tuple(expected[k].shape)}"
+            f"{weights}: {len(bad)} tensor shape(s) do not match {CONFIG_NAME}, e.g. {name}: "
+            f"file {tuple(state[name].shape)} vs config {tuple(expected[name].shape)}"
         )
     with torch.no_grad():
         for k, v in expected.items():

@@ -202,13 +202,13 @@ def model_summary(name: str) -> ModelSummary:
     folder = resolve_model(name)
     try:
         config = json.loads((folder / _CONFIG).read_text(encoding="utf-8"))["config"]
-        k = int(config["quantizer"]["codebook_size"])
+        codebook_size = int(config["quantizer"]["codebook_size"])
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise CheckpointError(f"{folder / _CONFIG}: no quantizer codebook_size ({e})") from None
     weights = folder / _WEIGHTS
     return ModelSummary(
         name=name,
-        codebook_size=k,
+        codebook_size=codebook_size,
         parameters=_safetensors_parameters(weights),
         size_bytes=weights.stat().st_size,
         default=name == DEFAULT_MODEL,

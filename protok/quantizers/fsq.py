@@ -53,10 +53,12 @@ class FSQuantizer(Quantizer):
         levels = [int(v) for v in levels]
         if not levels or min(levels) < 2:
             raise ConfigError(f"FSQ levels must be a non-empty list of ints >= 2, got {levels}")
-        k = math.prod(levels)
-        if codebook_size is not None and codebook_size != k:
-            raise ConfigError(f"FSQ levels {levels} give {k} codes but codebook_size is {codebook_size}")
-        self.codebook_size = k
+        n_codes = math.prod(levels)
+        if codebook_size is not None and codebook_size != n_codes:
+            raise ConfigError(
+                f"FSQ levels {levels} give {n_codes} codes but codebook_size is {codebook_size}"
+            )
+        self.codebook_size = n_codes
         self.dim = dim
         self.dead_code_steps = dead_code_steps
         self.commitment_weight = 0.0
@@ -64,7 +66,7 @@ class FSQuantizer(Quantizer):
         self.register_buffer("levels", torch.tensor(levels, dtype=torch.long), persistent=False)
         basis = torch.cumprod(torch.tensor([1, *levels[:-1]], dtype=torch.long), 0)
         self.register_buffer("basis", basis, persistent=False)
-        self.register_buffer("unused_steps", torch.zeros(k, dtype=torch.long))
+        self.register_buffer("unused_steps", torch.zeros(n_codes, dtype=torch.long))
         self.project_in = nn.Linear(dim, len(levels))
         self.project_out = nn.Linear(len(levels), dim)
 

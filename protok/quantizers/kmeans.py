@@ -50,7 +50,7 @@ def sample_rows(x: Tensor, n: int, generator: torch.Generator, noise: float = 0.
 
 
 @torch.no_grad()
-def kmeans_plus_plus(x: Tensor, k: int, generator: torch.Generator) -> Tensor:
+def kmeans_plus_plus(x: Tensor, n_centres: int, generator: torch.Generator) -> Tensor:
     """k-means++ seeding (Arthur & Vassilvitskii 2007): each new centre is a row drawn with probability
     proportional to its squared distance to the nearest centre chosen so far.
 
@@ -58,15 +58,16 @@ def kmeans_plus_plus(x: Tensor, k: int, generator: torch.Generator) -> Tensor:
     ----------
     x : Tensor, shape=(M, D)
         Data rows, M >= 1.
-    k : int
-        Number of centres. With ``k > M`` (or fewer than ``k`` distinct rows) the extra centres are
-        perturbed copies of random rows (see :func:`sample_rows`).
+    n_centres : int
+        Number of centres (the codebook size, for codebook initialisation). With ``n_centres > M`` (or fewer
+        than ``n_centres`` distinct rows) the extra centres are perturbed copies of random rows (see
+        :func:`sample_rows`).
     generator : torch.Generator
         CPU generator.
 
     Returns
     -------
-    Tensor, shape=(k, D), float32
+    Tensor, shape=(n_centres, D), float32
     """
     x = x.float()
     m = x.shape[0]
@@ -74,7 +75,7 @@ def kmeans_plus_plus(x: Tensor, k: int, generator: torch.Generator) -> Tensor:
     chosen = [first]
     x2 = x.pow(2).sum(-1)
     d2 = (x2 - 2 * (x @ x[first]) + x2[first]).clamp(min=0)
-    for _ in range(1, min(k, m)):
+    for _ in range(1, min(n_centres, m)):
         total = d2.sum()
         if not total > 0:  # all remaining rows coincide with centres
             break
@@ -83,20 +84,20 @@ def kmeans_plus_plus(x: Tensor, k: int, generator: torch.Generator) -> Tensor:
         chosen.append(nxt)
         d2 = torch.minimum(d2, (x2 - 2 * (x @ x[nxt]) + x2[nxt]).clamp(min=0))
     centres = x[torch.tensor(chosen, device=x.device)]
-    if len(chosen) < k:
-        centres = torch.cat([centres, sample_rows(x, k - len(chosen), generator, noise=1e-3)])
+    if len(chosen) < n_centres:
+        centres = torch.cat([centres, sample_rows(x, n_centres - len(chosen), generator, noise=1e-3)])
     return centres
 
 
 @torch.no_grad()
-def kmeans(x: Tensor, k: int, iters: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+def kmeans(x: Tensor, n_centres: int, iters: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
     """k-means (Lloyd) seeded by :func:`kmeans_plus_plus`.
 
     Parameters
     ----------
     x : Tensor, shape=(M, D)
         Data rows, M >= 1.
-    k : int
+    n_centres : int
         Number of centres.
     iters : int
         Lloyd iterations (0 returns the k-means++ seeds).
@@ -105,19 +106,19 @@ def kmeans(x: Tensor, k: int, iters: int, generator: torch.Generator) -> tuple[T
 
     Returns
     -------
-    centres : Tensor, shape=(k, D), float32
-    counts : Tensor, shape=(k,), float32
+    centres : Tensor, shape=(n_centres, D), float32
+    counts : Tensor, shape=(n_centres,), float32
         Rows assigned to each centre in the last assignment (ones when ``iters == 0``).
     """
     x = x.float()
     with full_precision(x.device):  # distances in float32 under bf16 autocast too
-        centres = kmeans_plus_plus(x, k, generator)
-        counts = torch.ones(k, device=x.device)
+        centres = kmeans_plus_plus(x, n_centres, generator)
+        counts = torch.ones(n_centres, device=x.device)
         x2 = x.pow(2).sum(-1, keepdim=True)
         for _ in range(iters):
             d = x2 - 2 * x @ centres.t() + centres.pow(2).sum(-1)[None]
             assign = d.argmin(-1)
-            counts = torch.bincount(assign, minlength=k).float()
+            counts = torch.bincount(assign, minlength=n_centres).float()
             sums = torch.zeros_like(centres).index_add_(0, assign, x)
             nonempty = counts > 0
             centres = torch.where(nonempty[:, None], sums / counts.clamp(min=1)[:, None], centres)

@@ -7,8 +7,8 @@ exactly 1 (fully discrete).
 
 - ``linear``: ``t``.
 - ``cosine``: ``(1 - cos(pi t)) / 2`` -- zero slope at both ends.
-- ``sigmoid``: a logistic curve ``sigma(k (t - 1/2))`` with steepness ``k`` (default 12), affinely rescaled so
-  that it is exactly 0 at ``t = 0`` and exactly 1 at ``t = 1``.
+- ``sigmoid``: a logistic curve ``sigma(steepness (t - 1/2))`` (``steepness`` 12 by default), affinely
+  rescaled so that it is exactly 0 at ``t = 0`` and exactly 1 at ``t = 1``.
 
 Examples
 --------
@@ -46,7 +46,7 @@ def sigmoid(t: float, steepness: float = 12.0) -> float:
     t : float
         Normalised time in [0, 1].
     steepness : float
-        Slope parameter ``k`` of ``sigma(k (t - 1/2))``; larger is closer to a step.
+        Slope of ``sigma(steepness (t - 1/2))``; larger is closer to a step.
     """
     lo = 1.0 / (1.0 + math.exp(0.5 * steepness))
     hi = 1.0 / (1.0 + math.exp(-0.5 * steepness))

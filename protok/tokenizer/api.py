@@ -543,7 +543,7 @@ class Tokenizer:
         dev = self.device
         idx = torch.from_numpy(np.where(is_code, tok, -1)).to(dev)  # -1: the model's "no code" input
         residue_idx = torch.cat([torch.arange(sizes[j]) for j in live]).to(dev)
-        batch = torch.cat([torch.full((sizes[j],), k, dtype=torch.long) for k, j in enumerate(live)]).to(dev)
+        batch = torch.cat([torch.full((sizes[j],), i, dtype=torch.long) for i, j in enumerate(live)]).to(dev)
         coords = self.model.decode(
             idx, residue_idx, torch.zeros_like(residue_idx), torch.from_numpy(brk).to(dev), batch
         )

@@ -72,32 +72,32 @@ def interleave(sequence: str, tokens: np.ndarray, vocab: Vocabulary) -> np.ndarr
     tok = vocab.validate(tokens)
     if len(sequence) != len(tok):
         raise ValueError(f"sequence length {len(sequence)} != {len(tok)} tokens")
-    k = vocab.codebook_size
+    n_codes = vocab.codebook_size
     if np.isin(tok, [vocab.pad, vocab.bos, vocab.eos, vocab.chainbreak]).any():
         raise ValueError("interleave takes one chain's residue tokens (no PAD/BOS/EOS/CHAINBREAK)")
-    s = np.where(vocab.is_code(tok), tok, k)
-    return _aa_index(sequence) * (k + 1) + s
+    s = np.where(vocab.is_code(tok), tok, n_codes)
+    return _aa_index(sequence) * (n_codes + 1) + s
 
 
 def deinterleave(pairs: np.ndarray, vocab: Vocabulary) -> tuple[str, np.ndarray]:
     """Inverse of :func:`interleave`: ``(sequence, tokens)``; ``#`` positions come back as MISSING."""
     pairs = np.asarray(pairs, dtype=np.int64)
-    k = vocab.codebook_size
+    n_codes = vocab.codebook_size
     if ((pairs < 0) | (pairs >= pair_vocab_size(vocab))).any():
         raise ValueError(f"pair id outside 0..{pair_vocab_size(vocab) - 1}")
-    aa, s = np.divmod(pairs, k + 1)
+    aa, s = np.divmod(pairs, n_codes + 1)
     letters = np.frombuffer((AA_ALPHABET + "X").encode(), dtype=np.uint8)[aa]
-    tokens = np.where(s == k, vocab.missing, s)
+    tokens = np.where(s == n_codes, vocab.missing, s)
     return letters.tobytes().decode(), tokens
 
 
 def interleave_text(sequence: str, tokens: np.ndarray, vocab: Vocabulary) -> str:
     """Pair text, one word per residue: amino acid then code (or ``#``), e.g. ``"M17 A402 G#"``."""
     pairs = interleave(sequence, tokens, vocab)
-    k = vocab.codebook_size
-    aa, s = np.divmod(pairs, k + 1)
+    n_codes = vocab.codebook_size
+    aa, s = np.divmod(pairs, n_codes + 1)
     letters = AA_ALPHABET + "X"
-    return " ".join(f"{letters[a]}{'#' if c == k else c}" for a, c in zip(aa.tolist(), s.tolist()))
+    return " ".join(f"{letters[a]}{'#' if c == n_codes else c}" for a, c in zip(aa.tolist(), s.tolist()))
 
 
 def deinterleave_text(text: str, vocab: Vocabulary) -> tuple[str, np.ndarray]:

@@ -146,9 +146,9 @@ def _module_generators(model: nn.Module) -> dict[str, torch.Generator]:
             if isinstance(v, torch.Generator):
                 out[base] = v
             elif isinstance(v, dict):
-                for k, g in v.items():
+                for key, g in v.items():
                     if isinstance(g, torch.Generator):
-                        out[f"{base}[{k}]"] = g
+                        out[f"{base}[{key}]"] = g
     return out
 
 

@@ -68,20 +68,20 @@ def read_scop_superfamilies(path: str | Path) -> dict[str, set[str]]:
     return out
 
 
-def _kmer_codes(seq: str, k: int) -> np.ndarray:
+def _kmer_codes(seq: str, kmer_length: int) -> np.ndarray:
     """Integer codes of the distinct k-mers of ``seq`` (base 21), shape=(m,), int64."""
     a = _AA_CODE[np.frombuffer(seq.upper().encode("ascii", "replace"), dtype=np.uint8)]
-    if len(a) < k:
+    if len(a) < kmer_length:
         return np.array([int(np.polyval(a, 21))], dtype=np.int64) if len(a) else np.zeros(0, np.int64)
-    windows = np.lib.stride_tricks.sliding_window_view(a, k)
-    codes = windows @ (21 ** np.arange(k - 1, -1, -1, dtype=np.int64))
+    windows = np.lib.stride_tricks.sliding_window_view(a, kmer_length)
+    codes = windows @ (21 ** np.arange(kmer_length - 1, -1, -1, dtype=np.int64))
     return np.unique(codes)
 
 
 def sequence_minhash(
     sequences: Sequence[str],
     *,
-    k: int = 5,
+    kmer_length: int = 5,
     num_hashes: int = 32,
     seed: int = 0,
     max_kmer_chains: int | None = None,
@@ -92,8 +92,8 @@ def sequence_minhash(
     ----------
     sequences : sequence of str
         One-letter sequences (unknown letters count as X).
-    k : int
-        k-mer length.
+    kmer_length : int
+        Length of the k-mers.
     num_hashes : int
         Signature length.
     seed : int
@@ -107,7 +107,7 @@ def sequence_minhash(
         Per-sequence minimum of each hash over its k-mers; all-max for sequences with no usable k-mer.
     """
     n = len(sequences)
-    per_seq = [_kmer_codes(s, k) for s in sequences]
+    per_seq = [_kmer_codes(s, kmer_length) for s in sequences]
     if max_kmer_chains is None:
         max_kmer_chains = max(20, n // 200)
     lengths = np.array([len(c) for c in per_seq], dtype=np.int64)
@@ -163,7 +163,7 @@ def group_chains(
     *,
     bands: int = 32,
     rows: int = 2,
-    k: int = 5,
+    kmer_length: int = 5,
     seed: int = 0,
 ) -> np.ndarray:
     """Group related chains (shared SCOP superfamily, or similar sequence by MinHash LSH).
@@ -175,8 +175,8 @@ def group_chains(
         Superfamily ids per chain (None / empty: unlabelled).
     bands, rows : int
         LSH banding of the ``bands * rows`` MinHash values.
-    k : int
-        k-mer length.
+    kmer_length : int
+        Length of the k-mers.
     seed : int
 
     Returns
@@ -194,7 +194,7 @@ def group_chains(
                     uf.union(first[lab], i)
                 else:
                     first[lab] = i
-    sig = sequence_minhash(sequences, k=k, num_hashes=bands * rows, seed=seed)
+    sig = sequence_minhash(sequences, kmer_length=kmer_length, num_hashes=bands * rows, seed=seed)
     empty = np.iinfo(np.uint64).max
     for band in range(bands):
         cols = sig[:, band * rows : (band + 1) * rows]
