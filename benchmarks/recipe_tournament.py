@@ -472,17 +472,15 @@ def main() -> None:
     runs_dir = runs_dir if runs_dir.is_absolute() else REPO / runs_dir
     names = args.variants.split(",") if args.variants else sorted(p.stem for p in CONFIGS.glob("*.toml"))
     plan_path = out / "plan.json"
-    saved = json.loads(plan_path.read_text()) if plan_path.exists() else {"plan": {}, "commands": []}
-    plan, commands = saved["plan"], {c["variant"]: c for c in saved["commands"]}
+    saved = _update_plan(plan_path)
     if not (args.skip_train or args.report_only):
-        todo = [n for n in names if n not in plan]
-        plan.update(calibrate(todo, runs_dir, args.budget_steps, args.lanes))
-        saved["plan"] = plan
-        plan_path.write_text(json.dumps(saved, indent=1) + "\n")
-        for c in train_all({n: plan[n] for n in names}, runs_dir, args.runs_dir, args.lanes):
-            commands[c["variant"]] = c
-    saved["commands"] = [commands[n] for n in plan if n in commands]
-    plan_path.write_text(json.dumps(saved, indent=1) + "\n")
+        todo = [n for n in names if n not in saved["plan"]]
+        saved = _update_plan(plan_path, plan=calibrate(todo, runs_dir, args.budget_steps, args.lanes))
+        plan = saved["plan"]
+        saved = _update_plan(
+            plan_path, commands=train_all({n: plan[n] for n in names}, runs_dir, args.runs_dir, args.lanes)
+        )
+    plan = saved["plan"]
     if not args.report_only:
         scorer = Scorer(args.n_whole, args.n_probe_train, args.n_probe_test)
         (out / "baselines.json").write_text(
@@ -496,7 +494,24 @@ def main() -> None:
             print(f"scoring {name}", flush=True)
             ev = scorer.score(run_dir)
             (out / "eval" / f"{name}.json").write_text(json.dumps(ev, indent=1) + "\n")
-    report(out, runs_dir, plan, saved["commands"], {})
+    saved = _update_plan(plan_path)
+    report(out, runs_dir, saved["plan"], saved["commands"], {})
+
+
+def _update_plan(
+    path: Path, plan: dict[str, Any] | None = None, commands: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
+    """Merge calibrations and run commands into ``plan.json`` and return its content. The file is read
+    again first, so that an instance that only scores never drops what a training instance beside it
+    wrote."""
+    saved = json.loads(path.read_text()) if path.exists() else {"plan": {}, "commands": []}
+    saved["plan"].update(plan or {})
+    by_variant = {c["variant"]: c for c in saved["commands"]}
+    by_variant.update({c["variant"]: c for c in commands or []})
+    saved["commands"] = [by_variant[n] for n in saved["plan"] if n in by_variant]
+    if plan or commands or not path.exists():
+        path.write_text(json.dumps(saved, indent=1) + "\n")
+    return saved
 
 
 if __name__ == "__main__":
