@@ -239,6 +239,7 @@ class Scorer:
 
     def __init__(self, n_whole: int, n_probe_train: int, n_probe_test: int, noise: float = 0.1) -> None:
         from protok.bench.adapters import RandomCodebookAdapter, ThreeDiAdapter
+        from protok.bench.tasks.robustness import noisy_copies
         from protok.structures import Promod3Chains
         from protok.training import load_config
         from protok.training.data import load_training_data
@@ -252,11 +253,7 @@ class Scorer:
         self.crops = [
             c.slice((len(c) - CROP) // 2, (len(c) - CROP) // 2 + CROP) for c in self.whole if len(c) >= CROP
         ]
-        rng = np.random.default_rng(0)
-        self.noisy = [
-            c.with_coords(c.coords + rng.normal(0.0, noise, c.coords.shape).astype(np.float32))
-            for c in self.whole
-        ]
+        self.noisy = noisy_copies(self.whole, noise, seed=0)
         archive = Promod3Chains(cfg.data.promod3)
 
         def labelled(indices: list[int]) -> tuple[list[Any], list[np.ndarray]]:
@@ -361,9 +358,9 @@ class _Item:
 
 
 def _flip_share(a: list[np.ndarray], b: list[np.ndarray]) -> float:
-    x, y = np.concatenate(a), np.concatenate(b)
-    ok = (x >= 0) & (y >= 0)
-    return float(np.mean(x[ok] != y[ok]))
+    from protok.bench.scores import change_share
+
+    return change_share(np.concatenate(a), np.concatenate(b))[0]
 
 
 # --------------------------------------------------------------------------------------------- report

@@ -19,6 +19,7 @@ __all__ = [
     "marginal_utility",
     "pairwise_cosine",
     "weighted_mean_std",
+    "change_count",
     "change_share",
 ]
 
@@ -148,9 +149,20 @@ def weighted_mean_std(values: np.ndarray, weights: np.ndarray) -> tuple[float, f
     return m, float(np.sqrt(np.average((values - m) ** 2, weights=w)))
 
 
-def change_share(a: np.ndarray, b: np.ndarray) -> tuple[float, int]:
-    """Share of residues whose token differs, over residues defined (>= 0) in both; and that count."""
+def change_count(a: np.ndarray, b: np.ndarray) -> tuple[int, int]:
+    """Residues whose token differs, over residues defined (>= 0) in both; and that count of residues.
+
+    Parameters
+    ----------
+    a, b : ndarray, shape=(n,), dtype=int
+        Tokens of the same residues, ``-1`` where undefined.
+    """
     a, b = np.asarray(a), np.asarray(b)
     ok = (a >= 0) & (b >= 0)
-    n = int(ok.sum())
-    return (float((a[ok] != b[ok]).mean()) if n else float("nan")), n
+    return int((a[ok] != b[ok]).sum()), int(ok.sum())
+
+
+def change_share(a: np.ndarray, b: np.ndarray) -> tuple[float, int]:
+    """Share of residues whose token differs, over residues defined (>= 0) in both; and that count."""
+    changed, n = change_count(a, b)
+    return (changed / n if n else float("nan")), n

@@ -3,7 +3,8 @@
 ``read_structure`` / ``read_chain`` read PDB, mmCIF and BinaryCIF (optionally gzip) from a path, bytes, a
 file object or a biotite ``AtomArray``; ``write_structure`` writes backbones back out; ``Promod3Chains``
 reads the shared ProMod3 backbone archive; ``idealize_backbone`` turns predicted backbone atoms into the
-nearest chain of ideal trans peptides.
+nearest chain of ideal trans peptides, and ``bonded_ca_ok``, ``peptide_bonds_ok`` and ``ca_clashes`` check
+a backbone's bonds and CA clashes.
 """
 
 from protok.structures.chain import (
@@ -15,7 +16,13 @@ from protok.structures.chain import (
     detect_chain_breaks,
 )
 from protok.structures.convert import atoms_to_complex
-from protok.structures.idealize import IdealizeConfig, bonded_ca_ok, idealize_backbone
+from protok.structures.idealize import (
+    IdealizeConfig,
+    bonded_ca_ok,
+    ca_clashes,
+    idealize_backbone,
+    peptide_bonds_ok,
+)
 from protok.structures.promod3 import Promod3Chains
 from protok.structures.read import read_chain, read_structure
 from protok.structures.summary import complex_summary, format_summary
@@ -31,10 +38,12 @@ __all__ = [
     "SkippedChain",
     "atoms_to_complex",
     "bonded_ca_ok",
+    "ca_clashes",
     "complex_summary",
     "detect_chain_breaks",
     "format_summary",
     "idealize_backbone",
+    "peptide_bonds_ok",
     "read_chain",
     "read_structure",
     "to_atom_array",

@@ -28,15 +28,27 @@ from dataclasses import dataclass
 import numpy as np
 from biotite.structure import CellList
 
-__all__ = ["CA_CA", "CA_CLASH", "IdealizeConfig", "bonded_ca_ok", "idealize_backbone", "peptide_plane"]
+__all__ = [
+    "CA_CA",
+    "CA_CLASH",
+    "C_N",
+    "IdealizeConfig",
+    "bonded_ca_ok",
+    "ca_clashes",
+    "idealize_backbone",
+    "peptide_bonds_ok",
+    "peptide_plane",
+]
 
 #: Non-bonded CA-CA distance below which two residues clash (Å).
 CA_CLASH: float = 3.6
+#: Peptide bond length C(i)-N(i+1) of ideal geometry (Å).
+C_N: float = 1.329
 
 
 def _peptide_local() -> np.ndarray:
     """Ideal CA_i, C_i, O_i, N_i+1, CA_i+1 of a trans peptide in its plane (2-D, Å), CA_i at the origin."""
-    c_bond, cn, n_ca, co = 1.525, 1.329, 1.458, 1.231
+    c_bond, cn, n_ca, co = 1.525, C_N, 1.458, 1.231
     a_cacn, a_cnca, a_caco = map(math.radians, (116.2, 121.7, 120.1))
     c = np.array([c_bond, 0.0])
     # N at the angle CA-C-N from the C->CA direction (pointing back at CA = 180°), turning counter-clockwise
@@ -206,13 +218,61 @@ def _place_planes(
     return atoms[:, 0], atoms[:, 1], atoms[:, 2]
 
 
+def _bond_lengths(coords: np.ndarray, breaks: np.ndarray | None, first: int, second: int) -> np.ndarray:
+    """Distances from atom slot ``first`` of residue i to slot ``second`` of residue i + 1 over the pairs
+    with both atoms present and no break between them, shape=(n,)."""
+    x = np.asarray(coords, dtype=np.float64)
+    a, b = x[:-1, first], x[1:, second]
+    linked = np.isfinite(a).all(axis=1) & np.isfinite(b).all(axis=1)
+    if breaks is not None:
+        linked &= ~np.asarray(breaks, dtype=bool)[1:]
+    return np.asarray(np.linalg.norm(b[linked] - a[linked], axis=1))
+
+
 def bonded_ca_ok(coords: np.ndarray, breaks: np.ndarray | None = None, tol: float = 0.2) -> tuple[int, int]:
     """(bonded CA-CA distances within 3.8 ± ``tol`` Å, bonded pairs) of one chain: consecutive residues
     both present and not separated by a break."""
+    d = _bond_lengths(coords, breaks, 1, 1)
+    return int((np.abs(d - 3.8) <= tol).sum()), len(d)
+
+
+def peptide_bonds_ok(
+    coords: np.ndarray, breaks: np.ndarray | None = None, tol: float = 0.1
+) -> tuple[int, int]:
+    """(peptide bonds C(i)-N(i+1) within :data:`C_N` ± ``tol`` Å, bonds) of one chain: consecutive
+    residues with C(i) and N(i+1) present and not separated by a break.
+
+    Parameters
+    ----------
+    coords : ndarray, shape=(L, 4, 3)
+        N, CA, C, O; NaN where an atom is missing.
+    breaks : ndarray, shape=(L,), dtype=bool, optional
+        True where a residue starts a new segment.
+    tol : float
+    """
+    d = _bond_lengths(coords, breaks, 2, 0)
+    return int((np.abs(d - C_N) <= tol).sum()), len(d)
+
+
+def ca_clashes(coords: np.ndarray, cutoff: float = CA_CLASH) -> int:
+    """Non-bonded CA-CA clashes of one chain: pairs of residues i, j with ``|i - j| >= 2`` whose CAs
+    (both present) are closer than ``cutoff`` Å.
+
+    Parameters
+    ----------
+    coords : ndarray, shape=(L, 4, 3)
+        N, CA, C, O; a residue with a non-finite CA is missing.
+    cutoff : float
+
+    Returns
+    -------
+    int
+        Each clashing pair counted once.
+    """
     ca = np.asarray(coords, dtype=np.float64)[:, 1]
-    ok = np.asarray(np.isfinite(ca).all(axis=1))
-    linked = ok[:-1] & ok[1:]
-    if breaks is not None:
-        linked &= ~np.asarray(breaks, dtype=bool)[1:]
-    d = np.linalg.norm(ca[1:] - ca[:-1], axis=1)[linked]
-    return int((np.abs(d - 3.8) <= tol).sum()), int(linked.sum())
+    idx = np.flatnonzero(np.isfinite(ca).all(axis=1))
+    if len(idx) < 3:
+        return 0
+    pairs = _close_pairs(ca, idx, cutoff)
+    d = np.linalg.norm(ca[pairs[:, 1]] - ca[pairs[:, 0]], axis=1)
+    return int((d < cutoff).sum())

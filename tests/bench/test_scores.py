@@ -41,4 +41,6 @@ def test_cosine_and_change_share():
     assert c[0, 1] == pytest.approx(0) and c[0, 2] == pytest.approx(-1) and c[3, 3] == 0
     share, n = m.change_share(np.array([0, 1, 2, -1]), np.array([0, 2, 2, 5]))
     assert n == 3 and share == pytest.approx(1 / 3)
+    assert m.change_count(np.array([0, 1, 2, -1]), np.array([0, 2, 2, 5])) == (1, 3)
+    assert m.change_count(np.array([-1]), np.array([3])) == (0, 0)
     assert m.weighted_mean_std(np.array([0.0, 1.0]), np.array([1.0, 3.0]))[0] == pytest.approx(0.75)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 import zipfile
 from base64 import urlsafe_b64encode
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -39,20 +39,14 @@ OUT_FILES = {
 }
 
 
-def _script(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def bundle(promod3_npz: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def bundle(
+    promod3_npz: Path, tmp_path_factory: pytest.TempPathFactory, benchmark_script: Callable[[str], ModuleType]
+) -> Path:
     out = tmp_path_factory.mktemp("gpu") / "bundle"
     args = ["-o", str(out), "--config", str(TINY), "--source", str(promod3_npz)]
     args += ["--scop", str(promod3_npz.parent / "scop2.tsv"), "--no-wheels", "--max-train-chains", "6"]
-    _script("gpu_bundle").main(args)
+    benchmark_script("gpu_bundle").main(args)
     return out
 
 
@@ -124,17 +118,21 @@ def test_gpu_train_sh_needs_cuda_without_cpu_flag(bundle: Path, tmp_path: Path) 
     assert res.returncode == 3 and "no CUDA device" in res.stderr and "--cpu" in res.stderr
 
 
-def test_guard_stops_training_and_exports_the_latest_checkpoint(bundle: Path, tmp_path: Path) -> None:
+def test_guard_stops_training_and_exports_the_latest_checkpoint(
+    bundle: Path, tmp_path: Path, benchmark_script: Callable[[str], ModuleType]
+) -> None:
     args = [str(tmp_path / "out"), "--config", str(TINY), *_overrides(bundle), "--device", "cpu"]
     args += ["--warmup-steps", "0", "--steps", "100000", "--val-points", "100000", "--guard-seconds", "6"]
-    summary = _script("gpu_train").main([*args, "--work", str(tmp_path / "work")])
+    summary = benchmark_script("gpu_train").main([*args, "--work", str(tmp_path / "work")])
     assert summary["stopped_by_guard"] and 0 < summary["steps"] < 100000
     assert summary["checkpoint"] == f"step_{summary['steps']:08d}"
     assert protok.load(tmp_path / "out" / "model").model is not None
 
 
-def test_slim_wheel_drops_files_and_stays_installable(tmp_path: Path) -> None:
-    gpu_bundle = _script("gpu_bundle")
+def test_slim_wheel_drops_files_and_stays_installable(
+    tmp_path: Path, benchmark_script: Callable[[str], ModuleType]
+) -> None:
+    gpu_bundle = benchmark_script("gpu_bundle")
     whl = tmp_path / "demo-1.0-py3-none-any.whl"
     files = {
         "demo/__init__.py": b"VALUE = 1\n",

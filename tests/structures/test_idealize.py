@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 
 from protok.structures import read_structure
-from protok.structures.idealize import CA_CA, CA_CLASH, bonded_ca_ok, idealize_backbone, peptide_plane
+from protok.structures.idealize import (
+    C_N,
+    CA_CA,
+    CA_CLASH,
+    bonded_ca_ok,
+    ca_clashes,
+    idealize_backbone,
+    peptide_bonds_ok,
+    peptide_plane,
+)
 
 
 def _dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -96,3 +105,26 @@ def test_short_and_empty_chains() -> None:
     assert idealize_backbone(np.zeros((0, 4, 3))).shape == (0, 4, 3)
     one = np.array([[[-0.5, 1.4, 0.0], [0.0, 0.0, 0.0], [1.5, 0.0, 0.0], [2.1, -1.0, 0.0]]])
     np.testing.assert_allclose(idealize_backbone(one), one, atol=1e-6)
+
+
+def test_validity_counts_of_native_damaged_and_idealized_chains(ubiquitin, decoded) -> None:
+    n = len(ubiquitin)
+    assert peptide_bonds_ok(ubiquitin) == (n - 1, n - 1) and ca_clashes(ubiquitin) == 0
+    assert ca_clashes(decoded) == _clashes(decoded) > 0  # the cell list finds what the dense count finds
+    ok, bonds = peptide_bonds_ok(decoded)
+    assert bonds == n - 1 and ok < 0.5 * bonds
+    assert peptide_bonds_ok(idealize_backbone(decoded), tol=0.01) == (n - 1, n - 1)
+    assert C_N == pytest.approx(_dist(*peptide_plane()[[0, 2]]), abs=1e-9)
+
+
+def test_validity_counts_skip_breaks_and_missing_atoms(decoded) -> None:
+    x = idealize_backbone(decoded).astype(np.float64)
+    x[10, 2] = np.nan  # C of residue 10 missing: its peptide bond to 11 is not counted; its CA still is
+    x[30] = np.nan  # residue 30 missing: no bond on either side, no clash
+    breaks = np.zeros(len(x), dtype=bool)
+    breaks[50] = True
+    n = len(x) - 1
+    assert peptide_bonds_ok(x, breaks) == (n - 4, n - 4)
+    assert bonded_ca_ok(x, breaks) == (n - 3, n - 3)
+    x[60, 1] = x[62, 1] + 0.5  # a CA 0.5 Å from the CA two residues on
+    assert ca_clashes(x) == _clashes(np.nan_to_num(x, nan=1e6)) >= 1
