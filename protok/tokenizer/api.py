@@ -25,6 +25,7 @@ import torch
 
 from protok.errors import ProtokError, failure_reason
 from protok.structures.chain import ProteinChain, ProteinComplex
+from protok.structures.idealize import idealize_backbone
 from protok.tokenizer.inputs import entry_id, record_ids
 from protok.tokenizer.result import EncodedBatch, TokenizedChain
 from protok.tokenizer.store import FailedInput
@@ -466,7 +467,7 @@ class Tokenizer:
             coords = self._decode_many([(chains[i].tokens, chains[i].chain_breaks) for i in group])
             for i, xyz in zip(group, coords):
                 if idealize:
-                    xyz = _idealized(xyz, chains[i].chain_breaks)
+                    xyz = idealize_backbone(xyz, chains[i].chain_breaks)
                 out[i] = self._as_backbone(chains[i], xyz)
         return [c for c in out if c is not None]
 
@@ -520,7 +521,7 @@ class Tokenizer:
             NaN where the token is not a code.
         """
         xyz = self._decode_many([(tokens, chain_breaks)])[0]
-        return _idealized(xyz, chain_breaks) if idealize else xyz
+        return idealize_backbone(xyz, chain_breaks) if idealize else xyz
 
     @torch.inference_mode()
     def _decode_many(self, items: Sequence[tuple[np.ndarray, np.ndarray | None]]) -> list[np.ndarray]:
@@ -565,13 +566,6 @@ class Tokenizer:
             ins_codes=t.ins_codes,
             source=f"decoded:{t.id}",
         )
-
-
-def _idealized(xyz: np.ndarray, chain_breaks: np.ndarray | None) -> np.ndarray:
-    # imported here: scipy's spatial module costs start-up time that encoding never needs
-    from protok.structures.idealize import idealize_backbone
-
-    return idealize_backbone(xyz, chain_breaks)
 
 
 def _chain_name(i: int) -> str:
