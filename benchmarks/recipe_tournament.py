@@ -237,7 +237,14 @@ def _superposed_metrics(pred: np.ndarray, ref: np.ndarray, bonded: np.ndarray) -
 class Scorer:
     """Held-out chains, labels and the baselines' tokens, computed once for every variant."""
 
-    def __init__(self, n_whole: int, n_probe_train: int, n_probe_test: int, noise: float = 0.1) -> None:
+    def __init__(
+        self,
+        n_whole: int,
+        n_probe_train: int,
+        n_probe_test: int,
+        noise: float = 0.1,
+        cached: dict[str, Any] | None = None,
+    ) -> None:
         from protok.bench.adapters import RandomCodebookAdapter, ThreeDiAdapter
         from protok.bench.tasks.robustness import noisy_copies
         from protok.structures import Promod3Chains
@@ -263,7 +270,17 @@ class Scorer:
 
         self.probe_train, self.train_labels = labelled(train[:n_probe_train])
         self.probe_test, self.test_labels = labelled(val[:n_probe_test])
+        self.meta = {
+            "held_out_whole": len(self.whole),
+            "held_out_crops": len(self.crops),
+            "probe_train_chains": len(self.probe_train),
+            "probe_test_chains": len(self.probe_test),
+            "noise_sigma": noise,
+        }
         self.baselines: dict[str, dict[str, float]] = {}
+        if cached and all(cached.get(key) == value for key, value in self.meta.items()):
+            self.baselines = cached["baselines"]  # the same chains and noise: scored already
+            return
         for name, adapter in (("3di", ThreeDiAdapter()), ("random", RandomCodebookAdapter())):
 
             def encode(chains: list[Any], a: Any = adapter) -> list[np.ndarray]:
@@ -273,13 +290,6 @@ class Scorer:
                 "ss3_f1": self.probe(encode, adapter.codebook_size),
                 "noise_flip": _flip_share(encode(self.whole), encode(self.noisy)),
             }
-        self.meta = {
-            "held_out_whole": len(self.whole),
-            "held_out_crops": len(self.crops),
-            "probe_train_chains": len(self.probe_train),
-            "probe_test_chains": len(self.probe_test),
-            "noise_sigma": noise,
-        }
 
     def probe(self, encode: Any, k: int) -> float:
         """SS3 macro-F1 of the window probe on the tokens ``encode(chains)`` gives (vocabulary ``k``)."""
@@ -479,7 +489,13 @@ def main() -> None:
         )
     plan = saved["plan"]
     if not args.report_only:
-        scorer = Scorer(args.n_whole, args.n_probe_train, args.n_probe_test)
+        cached = out / "baselines.json"
+        scorer = Scorer(
+            args.n_whole,
+            args.n_probe_train,
+            args.n_probe_test,
+            cached=json.loads(cached.read_text()) if cached.exists() else None,
+        )
         (out / "baselines.json").write_text(
             json.dumps({"baselines": scorer.baselines, **scorer.meta}, indent=1) + "\n"
         )
