@@ -412,21 +412,30 @@ def plot_curves(runs: dict[str, list[dict[str, Any]]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for name, metrics in sorted(runs.items()):
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.6))
+    colours = plt.get_cmap("tab20").colors
+    for i, (name, metrics) in enumerate(sorted(runs.items())):
         cpu = {r["step"]: r["cpu_s"] for r in metrics if r.get("split") == "train" and "cpu_s" in r}
         val = [r for r in metrics if r.get("split") == "val" and r["step"] in cpu]
         if not val:
             continue
         x = [cpu[r["step"]] / 3600 for r in val]
-        axes[0].plot(x, [r["val/rmsd_median"] for r in val], marker="o", ms=3, label=name)
-        axes[1].plot(x, [r["val/tm_median"] for r in val], marker="o", ms=3, label=name)
+        # 20 colours, then the same colours dashed: every curve stays distinguishable in the legend.
+        style = {
+            "color": colours[i % 20],
+            "ls": "-" if i < 20 else "--",
+            "marker": "o",
+            "ms": 3,
+            "label": name,
+        }
+        axes[0].plot(x, [r["val/rmsd_median"] for r in val], **style)
+        axes[1].plot(x, [r["val/tm_median"] for r in val], **style)
     axes[0].set_ylabel("validation median CA-RMSD (Å)")
     axes[1].set_ylabel("validation median TM-score")
     for ax in axes:
         ax.set_xlabel("CPU hours (training steps, one thread)")
         ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=8)
+    axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle("Recipe tournament: 64 held-out chains (first 256 residues), during training")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
