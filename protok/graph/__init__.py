@@ -8,7 +8,7 @@ torch_geometric.
 """
 
 from protok.graph.batch import ENCODER_FIELDS, GraphBatch
-from protok.graph.build import GraphInput, as_chains, build_graph, graph_fields
+from protok.graph.build import GraphInput, as_chains, build_graph, geometry_fields, graph_fields, regraph
 from protok.graph.features import (
     AA_ALPHABET,
     EDGE_FIELDS,
@@ -39,7 +39,9 @@ from protok.graph.knn import DEFAULT_CHUNK_SIZE, knn_graph
 __all__ = [
     "ENCODER_FIELDS",
     "GraphBatch",
+    "geometry_fields",
     "graph_fields",
+    "regraph",
     "AA_ALPHABET",
     "CB_COEFFS",
     "DEFAULT_CHUNK_SIZE",

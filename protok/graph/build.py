@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from protok.graph.batch import ENCODER_FIELDS, GraphBatch
 from protok.graph.features import backbone_dihedrals, edge_geometry, encode_sequence
 from protok.graph.frames import backbone_frames, normalize, virtual_cb
 from protok.graph.knn import DEFAULT_CHUNK_SIZE, knn_graph
@@ -20,7 +21,7 @@ from protok.structures.chain import ProteinChain, ProteinComplex
 if TYPE_CHECKING:
     from torch_geometric.data import Data
 
-__all__ = ["GraphInput", "as_chains", "build_graph", "graph_fields"]
+__all__ = ["GraphInput", "as_chains", "build_graph", "geometry_fields", "graph_fields", "regraph"]
 
 #: What :func:`build_graph` accepts.
 GraphInput = ProteinChain | ProteinComplex | Sequence[ProteinChain]
@@ -142,36 +143,133 @@ def graph_fields(
         raise ValueError(f"k must be >= 1, got {k}")
     chains = as_chains(x)
     a = _concat(chains)
-    n = a["coords"].shape[0]
-
     raw = torch.from_numpy(a["coords"].astype(_NP_DTYPES[dtype]))
-    atom_mask = torch.from_numpy(a["mask"]) & torch.isfinite(raw).all(-1)
-    coords = torch.where(atom_mask.unsqueeze(-1), raw, torch.zeros((), dtype=dtype))
+    fields = geometry_fields(
+        raw,
+        torch.from_numpy(a["mask"]),
+        torch.from_numpy(a["breaks"]),
+        torch.from_numpy(a["residue_idx"]),
+        torch.from_numpy(a["chain_idx"]),
+        k,
+        chunk_size=chunk_size,
+    )
+    coords, atom_mask = fields.pop("coords"), fields.pop("atom_mask")
+    return dict(
+        **fields,
+        seq=encode_sequence("".join(c.sequence for c in chains)),
+        coords=coords,
+        atom_mask=atom_mask,
+        b_factor=torch.from_numpy(a["bfac"].astype(_NP_DTYPES[dtype])),
+        num_nodes=raw.shape[0],
+    )
+
+
+def regraph(graph: Any, coords: torch.Tensor, k: int | None = None) -> GraphBatch:
+    """The encoder's view of ``graph``'s residues at other backbone coordinates, e.g. a noisy copy.
+
+    Same residues, residue layout and missing atoms; frames, node features and the kNN edges are recomputed
+    from ``coords`` on their device (under bf16 autocast too: the geometry runs in ``coords``' dtype).
+
+    Parameters
+    ----------
+    graph : torch_geometric Data or Batch, or GraphBatch
+        Needs ``atom_mask``, ``chain_break``, ``residue_idx``, ``chain_idx`` (and ``batch`` for several
+        complexes) and, when ``k`` is None, ``edge_index``.
+    coords : Tensor, shape=(N, 4, 3)
+    k : int, optional
+        Neighbours per residue; None: ``graph``'s own (its largest in-degree), so the copy is built as
+        ``graph`` was.
+
+    Returns
+    -------
+    GraphBatch
+        The fields :data:`~protok.graph.batch.ENCODER_FIELDS` and ``batch``.
+    """
+    from protok._precision import full_precision
+
+    if k is None:
+        dst = graph.edge_index[1]
+        k = int(torch.bincount(dst).max()) if dst.numel() else 1
+    batch = getattr(graph, "batch", None)
+    if batch is None:
+        batch = torch.zeros(coords.shape[0], dtype=torch.long, device=coords.device)
+    with full_precision(coords.device):
+        fields = geometry_fields(
+            coords,
+            graph.atom_mask,
+            graph.chain_break.bool(),
+            graph.residue_idx,
+            graph.chain_idx,
+            max(k, 1),
+            batch=batch,
+        )
+    return GraphBatch({name: fields[name] for name in ENCODER_FIELDS}, coords.shape[0], batch)
+
+
+def geometry_fields(
+    coords: torch.Tensor,
+    atom_mask: torch.Tensor,
+    chain_break: torch.Tensor,
+    residue_idx: torch.Tensor,
+    chain_idx: torch.Tensor,
+    k: int,
+    *,
+    batch: torch.Tensor | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> dict[str, torch.Tensor]:
+    """The coordinate-dependent fields of :func:`build_graph` from backbone coordinates and the residue layout.
+
+    Runs on the device and in the float dtype of ``coords``. With ``batch`` it builds the graphs of several
+    complexes at once, as ``torch_geometric.data.Batch`` concatenates them (kNN edges never cross complexes,
+    each complex's first residue bonded to nothing before it), as :func:`regraph` does to rebuild a
+    training batch's graphs at new coordinates.
+
+    Parameters
+    ----------
+    coords : Tensor, shape=(N, 4, 3)
+        N, CA, C, O (any value, even non-finite, where an atom is missing).
+    atom_mask : Tensor, shape=(N, 4), dtype=bool
+        Present atoms (non-finite coordinates count as missing).
+    chain_break : Tensor, shape=(N,), dtype=bool
+    residue_idx, chain_idx : Tensor, shape=(N,), dtype=int64
+    k : int
+        Neighbours per residue.
+    batch : Tensor, shape=(N,), dtype=int64, optional
+        Complex of each residue (PyG ``batch`` vector); None = one complex.
+    chunk_size : int
+
+    Returns
+    -------
+    dict of str to Tensor
+        ``pos, frame_rot, cb, node_mask, node_s, node_v, edge_index``, the edge geometry fields,
+        ``edge_vec, residue_idx, chain_idx, chain_break, coords, atom_mask``.
+    """
+    dtype = coords.dtype
+    atom_mask = atom_mask.bool() & torch.isfinite(coords).all(-1)
+    coords = torch.where(atom_mask.unsqueeze(-1), coords, torch.zeros((), dtype=dtype, device=coords.device))
     node_mask = atom_mask[:, :3].all(-1)
-    chain_break = torch.from_numpy(a["breaks"])
-    residue_idx = torch.from_numpy(a["residue_idx"])
-    chain_idx = torch.from_numpy(a["chain_idx"])
     nm = node_mask.unsqueeze(-1)
+    bonded_break = chain_break
+    if batch is not None and batch.numel() > 1:  # a complex's first residue follows another complex
+        bonded_break = chain_break.clone()
+        bonded_break[1:] |= batch[1:] != batch[:-1]
 
     pos = coords[:, 1]
     rot = backbone_frames(coords)
-    rot = torch.where(nm.unsqueeze(-1), rot, torch.eye(3, dtype=dtype))
-    cb = torch.where(nm, virtual_cb(coords), torch.zeros((), dtype=dtype))
+    rot = torch.where(nm.unsqueeze(-1), rot, torch.eye(3, dtype=dtype, device=coords.device))
+    cb = torch.where(nm, virtual_cb(coords), torch.zeros((), dtype=dtype, device=coords.device))
     node_v = torch.where(
         nm.unsqueeze(-1),
         normalize(torch.stack([coords[:, 0], coords[:, 2], cb], dim=1) - pos.unsqueeze(1)),
-        torch.zeros((), dtype=dtype),
+        torch.zeros((), dtype=dtype, device=coords.device),
     )
-    node_s = backbone_dihedrals(coords, atom_mask, chain_break)
+    node_s = backbone_dihedrals(coords, atom_mask, bonded_break)
 
-    edge_index = knn_graph(pos, k, mask=node_mask, chunk_size=chunk_size)
+    edge_index = knn_graph(pos, k, mask=node_mask, batch=batch, chunk_size=chunk_size)
     atoms = torch.cat([coords, cb.unsqueeze(1)], dim=1)
     atom_ok = torch.cat([atom_mask, node_mask.unsqueeze(-1)], dim=1)
     edge_vec = pos.index_select(0, edge_index[0]) - pos.index_select(0, edge_index[1])
     edges = edge_geometry(atoms, atom_ok, rot, residue_idx, chain_idx, edge_index, edge_vec)
-
-    seq = encode_sequence("".join(c.sequence for c in chains))
-    b_factor = torch.from_numpy(a["bfac"].astype(_NP_DTYPES[dtype]))
     return dict(
         pos=pos,
         frame_rot=rot,
@@ -185,9 +283,6 @@ def graph_fields(
         residue_idx=residue_idx,
         chain_idx=chain_idx,
         chain_break=chain_break,
-        seq=seq,
         coords=coords,
         atom_mask=atom_mask,
-        b_factor=b_factor,
-        num_nodes=n,
     )

@@ -11,12 +11,14 @@ from torch_geometric.data import Batch
 
 from protok.graph import (
     EDGE_S_DIM,
+    ENCODER_FIELDS,
     MAX_SEPARATION,
     NODE_S_DIM,
     NODE_V_DIM,
     RBF_ATOM_PAIRS,
     RBF_COUNT,
     build_graph,
+    regraph,
 )
 from protok.graph import expand_edge_scalars as edge_s
 from protok.structures import ProteinChain, ProteinComplex, read_structure
@@ -262,3 +264,24 @@ def test_10k_residue_complex(promod3):
     g = build_graph(chains, k=16)
     assert g.num_nodes == total and g.num_edges == total * 16
     assert int(g.chain_idx.max()) == len(chains) - 1
+
+
+def test_regraph_rebuilds_a_batch_at_new_coordinates(promod3, chain300):
+    small = with_missing(promod3.chain(promod3.find(40, 60)), {5: [1]})  # a residue without CA
+    batch = Batch.from_data_list([build_graph(chain300, k=12), build_graph(small, k=12)])
+    same = regraph(batch, batch.coords)  # k taken from the batch's graphs
+    assert set(same.keys()) == set(ENCODER_FIELDS)
+    for name in ENCODER_FIELDS:
+        assert torch.equal(getattr(same, name), getattr(batch, name)), name
+    assert torch.equal(same.batch, batch.batch)
+
+    g = torch.Generator().manual_seed(0)
+    moved = regraph(batch, batch.coords + 0.5 * torch.randn(batch.coords.shape, generator=g))
+    src, dst = moved.edge_index
+    assert torch.equal(batch.batch[src], batch.batch[dst])  # edges stay within a complex
+    assert torch.equal(moved.node_mask, batch.node_mask)
+    assert not bool(moved.node_mask[chain300.coords.shape[0] + 5])
+    assert not torch.equal(moved.edge_dist, batch.edge_dist)
+    # a complex's first residue has no phi even though the previous complex ends right before it
+    first = chain300.coords.shape[0]
+    assert moved.node_s[first, 6] == 0 and batch.node_s[first, 6] == 0
