@@ -5,7 +5,9 @@ Only JSON and safetensors are ever read: no pickle, no ``torch.load``. ``config.
     {"format": "protok-model", "format_version": 1, "protok_version": "...",
      "config": ModelConfig.to_dict(), "card": {...}}
 
-Both files are written atomically (a temporary file in the same folder, then ``os.replace``).
+Both files are written atomically (a temporary file in the same folder, then ``os.replace``). Released
+models leave out the weights of training-only heads (``save_model(..., training_heads=False)``);
+:func:`load_model` builds such a model whatever its config says about those heads.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from protok.errors import CheckpointError, ConfigError
-from protok.models.model import ModelConfig, ProtokModel
+from protok.models.model import TRAINING_ONLY_MODULES, ModelConfig, ProtokModel
 from protok.models.registry import model_folder
 
 __all__ = [
@@ -62,7 +64,18 @@ def _unlink_quietly(path: str) -> None:
         pass
 
 
-def save_model(model: ProtokModel, directory: str | os.PathLike, card: dict | None = None) -> Path:
+def _training_only(name: str) -> bool:
+    """True for a state-dict key of a :data:`~protok.models.model.TRAINING_ONLY_MODULES` submodule."""
+    return name.split(".", 1)[0] in TRAINING_ONLY_MODULES
+
+
+def save_model(
+    model: ProtokModel,
+    directory: str | os.PathLike,
+    card: dict | None = None,
+    *,
+    training_heads: bool = True,
+) -> Path:
     """Write ``model`` to ``directory`` (created if needed) as config.json + model.safetensors.
 
     Parameters
@@ -71,6 +84,9 @@ def save_model(model: ProtokModel, directory: str | os.PathLike, card: dict | No
     directory : path
     card : dict, optional
         JSON-serialisable model card (training data, metrics, license, ...), stored under ``"card"``.
+    training_heads : bool
+        Keep the weights of training-only heads (:data:`~protok.models.model.TRAINING_ONLY_MODULES`):
+        True for training checkpoints, False for released models (the config is written unchanged).
 
     Returns
     -------
@@ -89,7 +105,11 @@ def save_model(model: ProtokModel, directory: str | os.PathLike, card: dict | No
         "card": card or {},
     }
     text = json.dumps(meta, indent=2, sort_keys=False)
-    state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    state = {
+        k: v.detach().cpu().contiguous().clone()
+        for k, v in model.state_dict().items()
+        if training_heads or not _training_only(k)
+    }
     _atomic_write(folder / WEIGHTS_NAME, lambda tmp: save_file(state, tmp, metadata={"format": FORMAT_NAME}))
 
     def _write_json(tmp: str) -> None:
@@ -101,11 +121,22 @@ def save_model(model: ProtokModel, directory: str | os.PathLike, card: dict | No
     return folder
 
 
-def load_weights_into(model: torch.nn.Module, weights: str | os.PathLike) -> None:
+def load_weights_into(
+    model: torch.nn.Module, weights: str | os.PathLike, *, require_training_heads: bool = True
+) -> None:
     """Copy a ``model.safetensors`` file into ``model``'s parameters and buffers, in place.
 
     In place (not ``load_state_dict`` on a new module) so optimizers holding the parameters stay valid:
-    training resume uses this too.
+    training resume uses this too. Weights of training-only heads
+    (:data:`~protok.models.model.TRAINING_ONLY_MODULES`) that the model does not have (an inference
+    model) are skipped.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    weights : path
+    require_training_heads : bool
+        When False, training-only heads the file lacks (released weights) keep their initial values.
 
     Raises
     ------
@@ -121,7 +152,13 @@ def load_weights_into(model: torch.nn.Module, weights: str | os.PathLike) -> Non
         raise CheckpointError(f"{weights}: not a readable safetensors file ({e})") from None
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
+    unexpected = sorted(k for k in set(state) - set(expected) if not _training_only(k))
+    if not require_training_heads:
+        left = [k for k in missing if _training_only(k)]
+        if left:
+            logger.info("%s: no weights for the training-only head(s); left at their initial values", weights)
+            missing = [k for k in missing if not _training_only(k)]
+            expected = {k: v for k, v in expected.items() if k not in left}
     if missing or unexpected:
         raise CheckpointError(
             f"{weights}: weights do not match {CONFIG_NAME}: missing {missing[:5]}"
@@ -208,6 +245,6 @@ def load_model(
     folder = model_folder(name_or_path)
     config, meta = read_config(folder)
     model = ProtokModel(config, inference=inference)
-    load_weights_into(model, folder / WEIGHTS_NAME)
+    load_weights_into(model, folder / WEIGHTS_NAME, require_training_heads=False)
     model.card = meta.get("card", {})
     return model.to(device).eval()

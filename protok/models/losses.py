@@ -26,6 +26,10 @@
 All are invariant to rigid motions of prediction or target, so the decoder's global pose is free. Pairs
 are taken within one complex (batch item); ``inter_chain=False`` restricts them to the same chain. Cost is
 O(B * L^2) memory: fine for training crops of up to ~512 residues.
+
+:class:`LossConfig` also weighs two optional terms on the tokens themselves, computed by the model: their
+consistency under coordinate noise (:mod:`protok.models.consistency`) and the token-local head
+(:mod:`protok.models.token_local`).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from protok.errors import ConfigError
 from protok.graph.features import dihedral_xy
 from protok.models.decoder import DecoderOutput, segment_ids
 
@@ -45,11 +50,14 @@ __all__ = [
     "backbone_direction_loss",
     "backbone_direction_vectors",
     "backbone_distance_loss",
+    "bonded_next",
+    "dihedral_cos_sin",
     "distogram_bins",
     "distogram_loss",
     "fape_loss",
     "frames_from_backbone",
     "local_geometry_loss",
+    "masked_mean",
     "unclamped_share",
     "violation_loss",
     "reconstruction_losses",
@@ -90,6 +98,15 @@ class LossConfig:
         Final share of the unclamped distance and FAPE errors (0 = always clamped).
     unclamped_start, unclamped_end : float
         Fractions of training over which that share rises linearly from 0.
+    consistency_weight : float
+        Weight of the token consistency term under coordinate noise (training only; 0 = off, no extra
+        encoder pass; :mod:`protok.models.consistency`).
+    consistency_noise : float
+        Standard deviation (Å) of the Gaussian noise on every backbone atom of the noisy copy.
+    token_local_weight : float
+        Weight of the token-local head's loss (0 = off, no head; :mod:`protok.models.token_local`).
+    token_local_hidden : int
+        Hidden width of the token-local head.
     """
 
     distance_weight: float = 1.0
@@ -110,6 +127,17 @@ class LossConfig:
     unclamped_share: float = 0.0
     unclamped_start: float = 0.3
     unclamped_end: float = 0.6
+    consistency_weight: float = 0.0
+    consistency_noise: float = 0.1
+    token_local_weight: float = 0.0
+    token_local_hidden: int = 128
+
+    def __post_init__(self) -> None:
+        for name in ("consistency_weight", "consistency_noise", "token_local_weight"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"LossConfig: {name} must be >= 0, got {getattr(self, name)}")
+        if self.token_local_hidden < 1:
+            raise ConfigError(f"LossConfig: token_local_hidden must be >= 1, got {self.token_local_hidden}")
 
 
 def unclamped_share(config: LossConfig, progress: float) -> float:
@@ -135,7 +163,8 @@ def _pair_mask(mask: Tensor, chain_idx: Tensor | None, inter_chain: bool) -> Ten
     return pm & ~eye
 
 
-def _masked_mean(x: Tensor, m: Tensor) -> Tensor:
+def masked_mean(x: Tensor, m: Tensor) -> Tensor:
+    """Mean of ``x`` where the bool mask ``m`` (same shape) is True; 0 when it is nowhere True."""
     m = m.to(x.dtype)
     return (x * m).sum() / m.sum().clamp_min(1.0)
 
@@ -178,7 +207,7 @@ def backbone_distance_loss(
     with torch.no_grad():
         dt = torch.cdist(t, t)
     err = _soft_clamp((dp - dt).pow(2), clamp, share)
-    return _masked_mean(err, pm)
+    return masked_mean(err, pm)
 
 
 def backbone_direction_vectors(
@@ -278,7 +307,7 @@ def backbone_direction_loss(
     ch = chain_idx[:, :, None].expand(b, n, 6).reshape(b, n * 6)
     pm = _pair_mask(m, ch, inter_chain)
     err = (vp @ vp.transpose(1, 2) - vt @ vt.transpose(1, 2)).pow(2).clamp(max=clamp)
-    return _masked_mean(err, pm)
+    return masked_mean(err, pm)
 
 
 def distogram_bins(
@@ -321,7 +350,7 @@ def distogram_loss(
         labels = torch.bucketize(d, edges)
     pm = _pair_mask(mask, chain_idx, inter_chain)
     ce = F.cross_entropy(logits.reshape(-1, n_bins), labels.reshape(-1), reduction="none").view(labels.shape)
-    return _masked_mean(ce, pm)
+    return masked_mean(ce, pm)
 
 
 def frames_from_backbone(coords: Tensor, eps: float = 1e-8) -> tuple[Tensor, Tensor]:
@@ -392,10 +421,10 @@ def fape_loss(
     if not inter_chain and chain_idx is not None:
         ch_atoms = chain_idx[:, :, None].expand(b, n, a).reshape(b, 1, n * a)
         m = m & (chain_idx[:, :, None] == ch_atoms)
-    return _masked_mean(err, m)
+    return masked_mean(err, m)
 
 
-def _bonded_next(atom_mask: Tensor, chain_idx: Tensor, chain_break: Tensor) -> Tensor:
+def bonded_next(atom_mask: Tensor, chain_idx: Tensor, chain_break: Tensor) -> Tensor:
     """(B, L) bool: residue i is bonded to i + 1 (same segment, N, CA, C of both present)."""
     seg = segment_ids(chain_idx, chain_break)
     full = atom_mask[..., :3].all(-1)
@@ -404,7 +433,7 @@ def _bonded_next(atom_mask: Tensor, chain_idx: Tensor, chain_break: Tensor) -> T
     return ok
 
 
-def _dihedral_cos_sin(p0: Tensor, p1: Tensor, p2: Tensor, p3: Tensor) -> Tensor:
+def dihedral_cos_sin(p0: Tensor, p1: Tensor, p2: Tensor, p3: Tensor) -> Tensor:
     """(cos, sin) of dihedrals ``p0-p1-p2-p3``, shape (..., 2), without atan2 (smooth gradients)."""
     x, y = dihedral_xy(p0, p1, p2, p3)
     return torch.stack([x, y], -1) / torch.sqrt(x * x + y * y + 1e-8)[..., None]
@@ -417,9 +446,9 @@ def _local_geometry(x: Tensor) -> tuple[Tensor, Tensor]:
     n, ca, c = n[:, :-1], ca[:, :-1], c[:, :-1]
     angles = torch.stack(
         [
-            _dihedral_cos_sin(n, ca, c, n1),  # psi_i
-            _dihedral_cos_sin(ca, c, n1, ca1),  # omega
-            _dihedral_cos_sin(c, n1, ca1, c1),  # phi_{i+1}
+            dihedral_cos_sin(n, ca, c, n1),  # psi_i
+            dihedral_cos_sin(ca, c, n1, ca1),  # omega
+            dihedral_cos_sin(c, n1, ca1, c1),  # phi_{i+1}
         ],
         dim=-2,
     )
@@ -446,12 +475,12 @@ def local_geometry_loss(
     """
     if pred.shape[1] < 2:
         return pred.sum() * 0.0
-    ok = _bonded_next(atom_mask, chain_idx, chain_break)[:, :-1]
+    ok = bonded_next(atom_mask, chain_idx, chain_break)[:, :-1]
     ang_p, dist_p = _local_geometry(pred)
     with torch.no_grad():
         ang_t, dist_t = _local_geometry(target)
     err = (ang_p - ang_t).pow(2).sum((-1, -2)) + (dist_p - dist_t).pow(2).sum(-1)
-    return _masked_mean(err, ok)
+    return masked_mean(err, ok)
 
 
 def violation_loss(
@@ -480,7 +509,7 @@ def violation_loss(
     Tensor, scalar
     """
     ca = pred[..., 1, :]
-    ok = _bonded_next(atom_mask, chain_idx, chain_break)
+    ok = bonded_next(atom_mask, chain_idx, chain_break)
     bonded = (ca[:, 1:] - ca[:, :-1]).norm(dim=-1)
     bond_err = F.relu((bonded - ca_ca).abs() - tolerance).pow(2)
     has_ca = atom_mask[..., 1]
@@ -491,7 +520,7 @@ def violation_loss(
     near[:, idx + 1, idx] = ok[:, :-1]
     d = torch.cdist(ca, ca)
     clash_err = F.relu(clash - d).pow(2)
-    return _masked_mean(bond_err, ok[:, :-1]) + _masked_mean(clash_err, pm & ~near)
+    return masked_mean(bond_err, ok[:, :-1]) + masked_mean(clash_err, pm & ~near)
 
 
 def aligned_rmsd_loss(pred: Tensor, target: Tensor, atom_mask: Tensor) -> Tensor:

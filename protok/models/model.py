@@ -36,23 +36,31 @@ from torch import Tensor, nn
 from protok._precision import full_precision
 from protok.config import config_from_dict, config_to_dict
 from protok.errors import ConfigError
+from protok.graph.build import regraph
 from protok.metrics import backbone_rmsd, ca_rmsd, lddt_ca
+from protok.models.consistency import consistency_loss, noisy_coordinates
 from protok.models.context import ChainContext
 from protok.models.decoder import Decoder, DecoderConfig
 from protok.models.encoder_config import ENCODER_PRESETS, EncoderConfig
 from protok.models.encoder_torch import PlainTorchEncoder
 from protok.models.losses import LossConfig, reconstruction_losses
+from protok.models.token_local import TokenLocalHead, token_local_loss, token_local_targets
 from protok.quantizers.base import Quantizer
 from protok.quantizers.config import QuantizerConfig
+from protok.quantizers.distributed import get_rank
 from protok.quantizers.registry import build_quantizer
 
 if TYPE_CHECKING:
     from torch_geometric.data import Data
 
-__all__ = ["MODEL_PRESETS", "ModelConfig", "ModelOutput", "ProtokModel"]
+__all__ = ["MODEL_PRESETS", "TRAINING_ONLY_MODULES", "ModelConfig", "ModelOutput", "ProtokModel"]
 
 #: Sections a saved ModelConfig must have (the others default).
 _REQUIRED_SECTIONS = ("encoder", "quantizer", "decoder")
+
+#: Submodules that serve training only: built by a training model when its config asks for them, never
+#: by an inference model, and left out of released weights (:func:`protok.models.io.save_model`).
+TRAINING_ONLY_MODULES: tuple[str, ...] = ("token_local_head",)
 
 
 @dataclass(frozen=True)
@@ -167,10 +175,12 @@ class ModelOutput:
     loss : Tensor, scalar
         Weighted total (reconstruction + quantizer).
     losses : dict of str to Tensor
-        Unweighted terms: ``distance``, ``direction``, ``distogram`` and the quantizer's as ``q_<name>``.
+        Unweighted terms: ``distance``, ``direction``, ``distogram`` and the quantizer's as ``q_<name>``;
+        ``consistency`` (training mode) and ``token_local`` when their weights are > 0.
     stats : dict of str to float
         Quantizer statistics (``perplexity``, ``usage``, ``alpha``, ...) and metrics computed under
-        no_grad: ``ca_rmsd``, ``bb_rmsd`` (Å, mean over complexes) and ``lddt_ca``.
+        no_grad: ``ca_rmsd``, ``bb_rmsd`` (Å, mean over complexes) and ``lddt_ca``; with the consistency
+        term also ``consistency_flips`` (share of residues whose nearest code differs in the noisy copy).
     indices : Tensor, shape=(N,), dtype=long
         Code per residue (-1 where ``node_mask`` is False).
     pred_coords : Tensor, shape=(N, 4, 3)
@@ -221,8 +231,9 @@ class ProtokModel(nn.Module):
     config : ModelConfig
     inference : bool
         Build the encoder as :class:`~protok.models.encoder_torch.PlainTorchEncoder` when the config allows it
-        (``lmax = 1``): the same parameters and outputs without importing e3nn, for tokenizing. Keep the
-        default (e3nn's :class:`~protok.models.encoder.Encoder`) for training.
+        (``lmax = 1``): the same parameters and outputs without importing e3nn, and no training-only heads
+        (:data:`TRAINING_ONLY_MODULES`), for tokenizing. Keep the default (e3nn's
+        :class:`~protok.models.encoder.Encoder`) for training.
     """
 
     def __init__(self, config: ModelConfig, *, inference: bool = False) -> None:
@@ -251,6 +262,11 @@ class ProtokModel(nn.Module):
         self.decoder = Decoder(config.decoder)
         #: What the decoder sees for residues without a code (no frame): index -1.
         self.no_code = nn.Parameter(torch.zeros(d))
+        #: Streams of the consistency term's coordinate noise, one per device (saved in training checkpoints).
+        self._noise_generators: dict[str, torch.Generator] = {}
+        self.token_local_head: TokenLocalHead | None = None
+        if config.loss.token_local_weight > 0 and not inference:
+            self.token_local_head = TokenLocalHead(d, config.loss.token_local_hidden)
 
     @property
     def continuous(self) -> bool:
@@ -378,6 +394,17 @@ class ProtokModel(nn.Module):
         losses = dict(terms)
         losses.update({f"q_{k}": v for k, v in q.losses.items()})
         stats = {k: float(v) for k, v in q.stats.items()}
+        cfg = self.config.loss
+        if self.training and cfg.consistency_weight > 0:
+            losses["consistency"], flips = self._consistency(batch, z, node_mask)
+            loss = loss + cfg.consistency_weight * losses["consistency"]
+            stats["consistency_flips"] = float(flips)
+        if self.token_local_head is not None:
+            pred_local, _ = to_dense_batch(self.token_local_head(quantized), bvec)
+            with full_precision(target.device):
+                local_t, local_ok = token_local_targets(target.float(), atom_mask, ci, cb)
+                losses["token_local"] = token_local_loss(pred_local, local_t, local_ok)
+            loss = loss + cfg.token_local_weight * losses["token_local"]
         with torch.no_grad():
             pred = out.coords.detach()
             stats["ca_rmsd"] = _nanmean(ca_rmsd(pred, target, atom_mask))
@@ -392,6 +419,27 @@ class ProtokModel(nn.Module):
             pred_coords=out.coords[mask],
             quantized=quantized,
         )
+
+    def _noise_generator(self, device: torch.device) -> torch.Generator:
+        """This device's noise stream: its own generator (not the global one, which data loaders also draw
+        from), seeded from the global seed (``run.seed`` in training) and the DDP rank on first use."""
+        key = str(device)
+        if key not in self._noise_generators:
+            seed = (torch.initial_seed() + get_rank()) % 2**63
+            self._noise_generators[key] = torch.Generator(device=device).manual_seed(seed)
+        return self._noise_generators[key]
+
+    def _consistency(self, batch: Data, z: Tensor, node_mask: Tensor) -> tuple[Tensor, Tensor]:
+        """The consistency term and flip rate of a noisy copy of ``batch`` against the clean vectors ``z``
+        (:mod:`protok.models.consistency`)."""
+        noisy = noisy_coordinates(
+            batch.coords, self.config.loss.consistency_noise, self._noise_generator(batch.coords.device)
+        )
+        z_noisy = self.embed(regraph(batch, noisy))
+        u_noisy, codes = self.quantizer.lookup_space(z_noisy)
+        with torch.no_grad():
+            u_clean, _ = self.quantizer.lookup_space(z.detach())
+        return consistency_loss(u_noisy, u_clean, codes, node_mask)
 
 
 def _nanmean(x: Tensor) -> float:

@@ -125,6 +125,24 @@ class Quantizer(nn.Module):
         tokenizer's path). Subclasses with a cheaper exact route override it."""
         return self.forward(z, mask=mask, progress=1.0).indices
 
+    def lookup_space(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        """The space in which codes are picked: ``z`` mapped into it, and the K codes in it.
+
+        Codebook quantizers pick the nearest code vector to ``z`` itself (this default); a quantizer that
+        projects first (FSQ) overrides it. Row ``k`` of the codes is code ``k``, so the nearest code (squared
+        L2) to row ``i`` of the mapped ``z`` is ``indices[i]`` (ties aside). Differentiable in ``z``.
+
+        Parameters
+        ----------
+        z : Tensor, shape=(N, D)
+
+        Returns
+        -------
+        vectors : Tensor, shape=(N, d)
+        codes : Tensor, shape=(K, d)
+        """
+        return z, self.codebook()
+
     def indices_to_codes(self, indices: Tensor) -> Tensor:
         """Code vectors for ``indices`` (any shape) -> shape + (D,); index ``-1`` gives a zero vector."""
         return self._lookup(self.codebook(), indices)

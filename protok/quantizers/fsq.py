@@ -99,6 +99,13 @@ class FSQuantizer(Quantizer):
         grid = self._indices_to_grid(torch.arange(self.codebook_size, device=self.levels.device))
         return self.project_out(grid.to(self.project_out.weight.dtype))
 
+    def lookup_space(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        """The bounded projection of ``z`` (float32; rounding it picks the code) and the integer grid points
+        (the nearest grid point to a bounded vector is its rounding): shapes (N, d) and (K, d)."""
+        bounded = self._bound(self.project_in(z.to(self.project_in.weight.dtype)).float())
+        grid = self._indices_to_grid(torch.arange(self.codebook_size, device=self.levels.device))
+        return bounded, grid * (self.levels // 2).float()
+
     def forward(self, z: Tensor, *, mask: Tensor | None = None, progress: float = 1.0) -> QuantizerOutput:
         """Quantize ``z`` (N, D); masked rows get index -1 and zero output."""
         mask = check_input(z, mask, self.dim)

@@ -28,7 +28,8 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.utils import to_dense_batch
 
-from protok.errors import CheckpointError
+from protok.errors import CheckpointError, ConfigError
+from protok.models.model import ModelConfig
 from protok.training.checkpoint import (
     find_latest_checkpoint,
     load_checkpoint,
@@ -416,8 +417,16 @@ class Trainer:
         return path
 
     def _check_resume_config(self, saved: dict[str, Any], path: Path) -> None:
+        """Refuse a checkpoint whose model config differs; warn about changed data / optim / run keys.
+
+        The saved model config is read as any saved config is (fields it predates take their defaults),
+        so adding an optional field to the model config keeps older checkpoints resumable."""
         now = self.config.to_dict()
-        if saved.get("model") != now["model"]:
+        try:
+            saved_model = ModelConfig.from_dict(saved.get("model") or {}, source=str(path), key="model")
+        except ConfigError as e:
+            raise CheckpointError(f"{path}: the checkpoint's [model] config is not valid ({e})") from None
+        if saved_model.to_dict() != now["model"]:
             raise CheckpointError(f"{path}: the checkpoint's [model] config differs from the current one")
         for section in ("data", "optim", "run"):
             for key, val in now[section].items():

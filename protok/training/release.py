@@ -4,7 +4,8 @@
         --eval benchmarks/results/eval_provq_small_v1.json --command "protok train ..." --note "..."
 
 writes ``protok/models/weights/<name>/`` (``config.json`` with the card, ``model.safetensors``, and a
-human-readable ``MODEL_CARD.md``). Only the model weights are copied (no optimizer state). A released name is
+human-readable ``MODEL_CARD.md``). Only the model weights are copied (no optimizer state, no training-only
+heads such as the token-local head). A released name is
 frozen: re-releasing an existing name is refused unless ``--overwrite`` is given.
 """
 
@@ -156,7 +157,7 @@ def release_model(
         raise CheckpointError(f"{target}: released model {name!r} exists; released names are frozen")
     card = build_card(checkpoint, name, evaluation, command=command, note=note, hardware=hardware)
     model = load_model(checkpoint)
-    save_model(model, target, card=card)
+    save_model(model, target, card=card, training_heads=False)
     (target / "MODEL_CARD.md").write_text(_card_markdown(card))
     return target
 

@@ -162,3 +162,20 @@ def test_float64(variant, z, make_quantizer) -> None:
     out = q(x.detach())
     assert out.quantized.dtype == torch.float64
     assert torch.equal(out.quantized, q.indices_to_codes(out.indices))
+
+
+def test_lookup_space_nearest_code_is_the_index(variant, z, make_quantizer) -> None:
+    """The nearest code in ``lookup_space`` is the quantizer's index (what the consistency term measures)."""
+    from protok.models.consistency import squared_distances
+
+    _, over = variant
+    q = make_quantizer(over)
+    _train_steps(q, z)
+    q.eval()
+    vectors, codes = q.lookup_space(z)
+    assert vectors.shape[0] == z.shape[0] and codes.shape == (K, vectors.shape[1])
+    with torch.no_grad():
+        assert torch.equal(squared_distances(vectors, codes).argmin(-1), q.indices(z))
+    zg = z.clone().requires_grad_(True)
+    q.lookup_space(zg)[0].sum().backward()
+    assert zg.grad is not None and zg.grad.abs().sum() > 0

@@ -174,3 +174,49 @@ def test_non_finite_step_is_skipped_on_all_parameters(tiny_overrides: list[str],
     assert [r["skipped_steps"] for r in rows] == [0, 1, 1]
     assert rows[1]["loss"] is None  # NaN written as null, not dropped
     assert rows[2]["loss"] == rows[2]["loss"]
+
+
+def test_tiny_run_with_consistency_and_token_local_terms(tiny_overrides: list[str], tmp_path: Path) -> None:
+    """Both optional terms on: logged, checkpointed with the head, exactly resumed, released without it."""
+    from protok.graph import build_graph
+    from protok.structures import read_structure
+
+    aux = ["model.loss.consistency_weight=1.0", "model.loss.token_local_weight=1.0"]
+    base = [o for o in tiny_overrides if not o.startswith("run.out_dir")] + aux
+    full_dir, part_dir = tmp_path / "full", tmp_path / "part"
+    train(load_config(TINY_CONFIG, [*base, f'run.out_dir="{full_dir}"']))
+    train(load_config(TINY_CONFIG, [*base, f'run.out_dir="{part_dir}"', "run.stop_at=3"]))
+    final = train(load_config(TINY_CONFIG, [*base, f'run.out_dir="{part_dir}"']), resume=True)
+    assert _losses(part_dir) == _losses(full_dir)  # the noise stream resumes too
+    rows = read_metrics(full_dir, "train")
+    for key in ("loss/consistency", "stats/consistency_flips", "loss/token_local"):
+        assert all(r[key] is not None for r in rows), key
+    assert all(0.0 <= r["stats/consistency_flips"] <= 1.0 for r in rows)
+    weights = load_file(str(final / "model.safetensors"))
+    assert any(k.startswith("token_local_head.") for k in weights)
+    w_full = load_file(str(full_dir / "checkpoints" / "step_00000006" / "model.safetensors"))
+    assert all(torch.equal(w_full[k], weights[k]) for k in weights)
+
+    out = release_model(part_dir, "tiny-aux-v0", weights_dir=tmp_path / "w")
+    shipped = load_file(str(out / "model.safetensors"))
+    assert not any(k.startswith("token_local_head.") for k in shipped)
+    assert shipped.keys() == {k for k in weights if not k.startswith("token_local_head.")}
+    g = build_graph(read_structure(REPO / "structures" / "1ubi.pdb").chains[0], k=8)
+    want = load_model(final).encode(g)
+    assert torch.equal(load_model(out, inference=True).encode(g), want)
+    assert torch.equal(load_model(out).encode(g), want)
+
+
+def test_resume_accepts_checkpoints_saved_before_optional_model_fields(tiny_overrides: list[str]) -> None:
+    """A checkpoint's [model] config without the fields added since (their defaults) still resumes; a
+    changed value does not."""
+    from protok.training.loop import Trainer
+
+    trainer = Trainer(load_config(TINY_CONFIG, tiny_overrides))
+    saved = trainer.config.to_dict()
+    for key in ("consistency_weight", "consistency_noise", "token_local_weight", "token_local_hidden"):
+        del saved["model"]["loss"][key]
+    trainer._check_resume_config(saved, Path("ckpt"))
+    saved["model"]["loss"]["local_weight"] = 0.5
+    with pytest.raises(CheckpointError, match="differs"):
+        trainer._check_resume_config(saved, Path("ckpt"))

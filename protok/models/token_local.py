@@ -1,0 +1,136 @@
+"""Token-local head: each residue's own token predicts its local backbone conformation.
+
+The decoder sees all tokens at once, so nothing forces a single token to hold its own residue's local
+conformation (Foldseek's 3Di alphabet is built for exactly that). With ``loss.token_local_weight > 0`` a
+small MLP (:class:`TokenLocalHead`) reads each residue's decoder input vector alone (its code vector, or
+ProVQ's mix of latent and code while the hardness rises) and predicts (cos, sin) of five angles around
+residue i (:data:`TOKEN_LOCAL_ANGLES`):
+
+============  ==============================  ======================
+angle         atoms                           needs the bonds
+============  ==============================  ======================
+phi_i         C(i-1) N(i) CA(i) C(i)          i-1 to i
+psi_i         N(i) CA(i) C(i) N(i+1)          i to i+1
+omega_i       CA(i) C(i) N(i+1) CA(i+1)       i to i+1
+ca_angle_i    CA(i-1) CA(i) CA(i+1)           i-1 to i to i+1
+ca_dihedral_i CA(i-1) CA(i) CA(i+1) CA(i+2)   i-1 to i+2
+============  ==============================  ======================
+
+phi, psi and omega as :func:`biotite.structure.dihedral_backbone` assigns them (omega_i is the peptide bond
+after residue i), the CA virtual angle and dihedral as :func:`protok.bench.adapters.local_geometry_features`.
+An angle whose atoms cross a chain end or break, or need a residue without N, CA or C, is masked out.
+The loss (:func:`token_local_loss`) is the squared error of each predicted (cos, sin) pair, mean over valid
+angles. The head is a training aid: :class:`~protok.models.model.ProtokModel` builds it for training only,
+and released weights leave it out.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from protok.graph.frames import normalize
+from protok.models.encoder_ops import mlp
+from protok.models.losses import bonded_next, dihedral_cos_sin, masked_mean
+
+__all__ = ["TOKEN_LOCAL_ANGLES", "TokenLocalHead", "token_local_loss", "token_local_targets"]
+
+#: The angles the head predicts, in output order (each as cos, sin).
+TOKEN_LOCAL_ANGLES: tuple[str, ...] = ("phi", "psi", "omega", "ca_angle", "ca_dihedral")
+
+
+class TokenLocalHead(nn.Module):
+    """MLP from one residue's vector (N, D) to (cos, sin) of its :data:`TOKEN_LOCAL_ANGLES`, (N, 5, 2).
+
+    Parameters
+    ----------
+    dim : int
+        D, the decoder input (code) dimension.
+    hidden : int
+        Width of the two hidden layers.
+    """
+
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.net = mlp([dim, hidden, hidden, 2 * len(TOKEN_LOCAL_ANGLES)])
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x).unflatten(-1, (len(TOKEN_LOCAL_ANGLES), 2))
+
+
+def _shifted(x: Tensor, offset: int) -> Tensor:
+    """``x[:, i + offset]`` along dim 1, zero where that is outside the sequence."""
+    out = torch.zeros_like(x)
+    n = x.shape[1]
+    if abs(offset) >= n:
+        return out
+    if offset > 0:
+        out[:, : n - offset] = x[:, offset:]
+    elif offset < 0:
+        out[:, -offset:] = x[:, : n + offset]
+    else:
+        out = x.clone()
+    return out
+
+
+@torch.no_grad()
+def token_local_targets(
+    coords: Tensor, atom_mask: Tensor, chain_idx: Tensor, chain_break: Tensor
+) -> tuple[Tensor, Tensor]:
+    """(cos, sin) of every residue's :data:`TOKEN_LOCAL_ANGLES` and which of them exist.
+
+    Parameters
+    ----------
+    coords : Tensor, shape=(B, L, 4, 3)
+        N, CA, C, O (any value where ``atom_mask`` is False).
+    atom_mask : Tensor, shape=(B, L, 4), dtype=bool
+        False for missing atoms and padding.
+    chain_idx : Tensor, shape=(B, L), dtype=long
+    chain_break : Tensor, shape=(B, L), dtype=bool
+
+    Returns
+    -------
+    targets : Tensor, shape=(B, L, 5, 2), float32
+        (cos, sin) per angle; 0 where the angle does not exist.
+    valid : Tensor, shape=(B, L, 5), dtype=bool
+    """
+    x = coords.float()
+    n, ca, c = x[..., 0, :], x[..., 1, :], x[..., 2, :]
+    nxt = bonded_next(atom_mask, chain_idx, chain_break)  # i bonded to i+1
+    prv = _shifted(nxt, -1)  # i-1 bonded to i
+    ca_prev, ca_next = _shifted(ca, -1), _shifted(ca, 1)
+    to_prev, to_next = normalize(ca_prev - ca), normalize(ca_next - ca)
+    bend = torch.stack(
+        [
+            (to_prev * to_next).sum(-1),
+            torch.linalg.vector_norm(torch.cross(to_prev, to_next, dim=-1), dim=-1),
+        ],
+        dim=-1,
+    )
+    targets = torch.stack(
+        [
+            dihedral_cos_sin(_shifted(c, -1), n, ca, c),
+            dihedral_cos_sin(n, ca, c, _shifted(n, 1)),
+            dihedral_cos_sin(ca, c, _shifted(n, 1), ca_next),
+            bend,
+            dihedral_cos_sin(ca_prev, ca, ca_next, _shifted(ca, 2)),
+        ],
+        dim=-2,
+    )
+    valid = torch.stack([prv, nxt, nxt, prv & nxt, prv & nxt & _shifted(nxt, 1)], dim=-1)
+    return torch.where(valid[..., None], targets, torch.zeros((), device=x.device)), valid
+
+
+def token_local_loss(pred: Tensor, targets: Tensor, valid: Tensor) -> Tensor:
+    """Squared error of predicted (cos, sin) pairs, summed per angle, mean over valid angles.
+
+    Parameters
+    ----------
+    pred, targets : Tensor, shape=(B, L, 5, 2)
+    valid : Tensor, shape=(B, L, 5), dtype=bool
+
+    Returns
+    -------
+    Tensor, scalar, float32
+    """
+    return masked_mean((pred.float() - targets.float()).pow(2).sum(-1), valid)

@@ -1,0 +1,129 @@
+"""The token-local head (protok.models.token_local): targets on real chains, learning, and where it lives."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from torch_geometric.utils import to_dense_batch
+
+from protok.errors import CheckpointError
+from protok.models import ProtokModel, load_model, save_model
+from protok.models.io import load_weights_into
+from protok.models.token_local import TOKEN_LOCAL_ANGLES, token_local_loss, token_local_targets
+
+
+def _dense(batch):
+    b = batch.batch
+    coords, _ = to_dense_batch(batch.coords, b)
+    mask, pad = to_dense_batch(batch.atom_mask.bool(), b)
+    ci, _ = to_dense_batch(batch.chain_idx, b)
+    cb, _ = to_dense_batch(batch.chain_break, b)
+    return coords, mask & pad[..., None], ci, cb
+
+
+def _with_head(cfg, weight: float = 1.0):
+    return dataclasses.replace(cfg, loss=dataclasses.replace(cfg.loss, token_local_weight=weight))
+
+
+def test_targets_match_biotite_on_ubiquitin(structures_dir, ubiquitin, graph_of):
+    import biotite.structure as bs
+    from biotite.structure.io.pdb import PDBFile
+
+    from protok.bench.adapters import local_geometry_features
+
+    atoms = PDBFile.read(str(structures_dir / "1ubi.pdb")).get_structure(model=1)
+    atoms = atoms[bs.filter_amino_acids(atoms) & (atoms.chain_id == "A")]
+    phi, psi, omega = bs.dihedral_backbone(atoms)
+    assert len(phi) == len(ubiquitin) == 76
+    targets, valid = token_local_targets(*_dense(graph_of(ubiquitin)))
+    targets, valid = targets[0].numpy(), valid[0].numpy()
+    for k, ref in enumerate((phi, psi, omega)):
+        ok = np.isfinite(ref)
+        assert np.array_equal(valid[:, k], ok), TOKEN_LOCAL_ANGLES[k]
+        np.testing.assert_allclose(targets[ok, k, 0], np.cos(ref[ok]), atol=1e-4)
+        np.testing.assert_allclose(targets[ok, k, 1], np.sin(ref[ok]), atol=1e-4)
+    # CA virtual angle and dihedral as the benchmark's local geometry features compute them
+    feats = local_geometry_features(ubiquitin.coords)
+    assert valid[1:-1, 3].all() and not valid[[0, -1], 3].any()
+    np.testing.assert_allclose(targets[1:-1, 3, 0], feats[1:-1, 4], atol=1e-4)
+    np.testing.assert_allclose(np.hypot(*targets[:, 3].T)[valid[:, 3]], 1.0, atol=1e-5)
+    assert valid[1:-2, 4].all() and not valid[[0, -2, -1], 4].any()
+    np.testing.assert_allclose(targets[1:-2, 4, 0], feats[1:-2, 6], atol=1e-4)
+    np.testing.assert_allclose(targets[1:-2, 4, 1], feats[1:-2, 5], atol=1e-4)
+
+
+def test_targets_are_masked_at_chain_ends_and_breaks(two_chains_with_breaks, graph_of):
+    a, b = two_chains_with_breaks
+    assert a.chain_breaks[30] and b.chain_breaks[14]
+    _, valid = token_local_targets(*_dense(graph_of([a, b])))
+    v = valid[0]
+    phi, psi, omega, bend, ca_dih = (v[:, k] for k in range(5))
+    assert not phi[0] and not phi[30] and phi[31]  # no residue before the start or the break
+    assert not psi[29] and not omega[29] and psi[28]
+    assert not bend[29] and not bend[30] and bend[28] and bend[31]
+    assert not ca_dih[28] and not ca_dih[29] and not ca_dih[30] and ca_dih[27] and ca_dih[31]
+    end = len(a)  # chain B starts right after chain A: nothing is bonded across
+    assert not psi[end - 1] and not phi[end] and not ca_dih[end - 2] and not bend[end]
+    assert not v[len(a) + len(b) :].any()  # padding
+
+
+def test_loss_is_zero_for_perfect_predictions_and_masks_the_rest(ubiquitin, graph_of):
+    targets, valid = token_local_targets(*_dense(graph_of(ubiquitin)))
+    assert float(token_local_loss(targets, targets, valid)) == 0.0
+    junk = torch.where(valid[..., None], targets, torch.full_like(targets, 7.0))
+    assert float(token_local_loss(junk, targets, valid)) == 0.0
+    assert float(token_local_loss(torch.zeros_like(targets), targets, valid)) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_term_decreases_over_a_few_steps(tiny_config, ubiquitin, graph_of):
+    batch = graph_of(ubiquitin)
+    model = ProtokModel(_with_head(tiny_config)).train()
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    seen = []
+    for _ in range(12):
+        out = model(batch, progress=0.5)
+        seen.append(float(out.losses["token_local"]))
+        opt.zero_grad()
+        out.losses["token_local"].backward()
+        opt.step()
+    assert seen[-1] < 0.8 * seen[0], seen
+    with torch.no_grad():  # also scored in eval mode (validation), from the quantized vectors
+        assert "token_local" in model.eval()(batch, progress=1.0).losses
+
+
+def test_head_under_bf16_autocast(tiny_config, ubiquitin, graph_of):
+    model = ProtokModel(_with_head(tiny_config))
+    assert model.token_local_head is not None
+    targets, valid = token_local_targets(*_dense(graph_of(ubiquitin)))
+    x = torch.randn(1, len(ubiquitin), 16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        pred = model.token_local_head(x)
+        loss = token_local_loss(pred, targets, valid)
+    assert pred.shape == (1, len(ubiquitin), 5, 2) and loss.dtype == torch.float32 and torch.isfinite(loss)
+
+
+def test_head_is_training_only_and_left_out_of_released_weights(tmp_path, tiny_config, ubiquitin, graph_of):
+    assert ProtokModel(tiny_config).token_local_head is None  # off by default: no parameters added
+    cfg = _with_head(tiny_config)
+    assert ProtokModel(cfg, inference=True).token_local_head is None
+    model = ProtokModel(cfg)
+    batch = graph_of(ubiquitin)
+    model.train()(batch, progress=0.5)
+    head_keys = {k for k in model.state_dict() if k.startswith("token_local_head.")}
+    assert head_keys
+
+    ckpt = save_model(model, tmp_path / "ckpt")
+    shipped = save_model(model, tmp_path / "shipped", training_heads=False)
+    assert head_keys <= set(load_file(str(ckpt / "model.safetensors")))
+    assert not head_keys & set(load_file(str(shipped / "model.safetensors")))
+    want = model.encode(batch)
+    for folder in (ckpt, shipped):
+        for inference in (False, True):
+            assert torch.equal(load_model(folder, inference=inference).encode(batch), want)
+    # training resume needs the head's weights: strict by default
+    with pytest.raises(CheckpointError, match="token_local_head"):
+        load_weights_into(ProtokModel(cfg), shipped / "model.safetensors")
