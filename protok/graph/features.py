@@ -33,6 +33,7 @@ matrix on demand (inside the encoder's forward, batched). The same-chain flag is
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -426,6 +427,9 @@ def linear_edge_scalars(
     weight: torch.Tensor,
     bias: torch.Tensor | None = None,
     edge_sep: torch.Tensor | None = None,
+    *,
+    block: int | None = None,
+    activation: Callable[[torch.Tensor], object] | None = None,
 ) -> torch.Tensor:
     """``expand_edge_scalars(data) @ weight.T + bias`` without building the ``(E, EDGE_S_DIM)`` matrix.
 
@@ -444,6 +448,14 @@ def linear_edge_scalars(
     bias : Tensor, shape=(out,), optional
     edge_sep : Tensor, shape=(E,), optional
         Separation buckets to use instead of the graph's ``edge_sep`` (another scheme).
+    block : int, optional
+        Without autograd: compute ``block`` edges at a time, reusing one ``(block, 156)`` feature matrix
+        that stays in cache (the whole ``(E, 156)`` matrix of a large batch does not; ``block`` is rounded
+        down to a multiple of 64, at least 64). Every row is computed by the same kernels on the same
+        layout, so the result has the same bits as without.
+    activation : callable, optional
+        Applied in place to each block of the result (e.g. ``torch.nn.functional.silu_``), while it is in
+        cache; without ``block``, to the whole result.
 
     Returns
     -------
@@ -460,18 +472,58 @@ def linear_edge_scalars(
             f"(expected (out, {EDGE_S_DIM}): check the encoder's edge_s_dim)"
         )
     _require_edge_fields(data)
-    dist = data.edge_dist
+    dist, rot, direction = data.edge_dist, data.edge_rot, data.edge_dir
     e = dist.shape[0]
-    dense = dist.new_empty(e, _N_GEOMETRY)
-    _fill_geometry_block(dense, dist, data.edge_rot, data.edge_dir)
     # Row b of the table: separation column b, plus the same-chain column unless b is "other chain", plus bias.
     table = weight[:, _N_GEOMETRY : _N_GEOMETRY + _SEP_BUCKETS].t()
     same_chain = (torch.arange(_SEP_BUCKETS, device=weight.device) != OTHER_CHAIN_BUCKET).to(weight.dtype)
     table = table + same_chain[:, None] * weight[:, -1]
     if bias is not None:
         table = table + bias
-    sep = data.edge_sep if edge_sep is None else edge_sep
-    return torch.addmm(table[sep.reshape(e).long()], dense.to(weight.dtype), weight[:, :_N_GEOMETRY].t())
+    sep = (data.edge_sep if edge_sep is None else edge_sep).reshape(e).long()
+    w_geo = weight[:, :_N_GEOMETRY].t()
+    if block is None or block >= e or torch.is_grad_enabled():
+        out = _linear_edge_rows(dist, rot, direction, sep, table, w_geo)
+        if activation is not None:
+            activation(out)
+        return out
+    # Blocks of a multiple of 64 rows: an elementwise ``activation`` then splits every block into its vector
+    # loop and scalar remainder exactly as it splits the whole result (the two can round differently).
+    block = max(64, block - block % 64)
+    out = weight.new_empty(e, weight.shape[0])
+    dense = dist.new_empty(min(block, e), _N_GEOMETRY)
+    for start in range(0, e, block):
+        rows = slice(start, min(start + block, e))
+        n = rows.stop - start
+        part = _linear_edge_rows(
+            dist[rows], rot[rows], direction[rows], sep[rows], table, w_geo, dense=dense[:n], out=out[rows]
+        )
+        if activation is not None:
+            activation(part)
+    return out
+
+
+def _linear_edge_rows(
+    dist: torch.Tensor,
+    rot: torch.Tensor,
+    direction: torch.Tensor,
+    sep: torch.Tensor,
+    table: torch.Tensor,
+    w_geo: torch.Tensor,
+    *,
+    dense: torch.Tensor | None = None,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``table[sep] + geometry columns @ w_geo`` for some edges (``dense``: where to write the columns)."""
+    e = dist.shape[0]
+    dense = dist.new_empty(e, _N_GEOMETRY) if dense is None else dense
+    _fill_geometry_block(dense, dist, rot, direction)
+    if out is None:
+        return torch.addmm(table[sep], dense.to(w_geo.dtype), w_geo)
+    # The table rows go straight into ``out`` and the product adds to them there (what addmm does with a
+    # separate input after copying it into its result).
+    rows = torch.index_select(table, 0, sep, out=out)
+    return torch.addmm(rows, dense.to(w_geo.dtype), w_geo, out=rows)
 
 
 def edge_scalars(

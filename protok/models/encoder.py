@@ -147,7 +147,7 @@ class _Interaction(nn.Module):
     def forward(self, h: Tensor, sh: Tensor, edge_emb: Tensor, src: Tensor, table: NeighbourTable) -> Tensor:
         x = _linear(self.lin_in, h)
         if self.fast_tp is not None:
-            agg = self.fast_tp.aggregate(x, sh, self.radial(edge_emb), src, table)
+            agg = self.fast_tp.aggregate_radial(x, sh, edge_emb, self.radial, src, table)
         else:
             agg = table.sum(self.tp(x[src], sh, self.radial(edge_emb)))
         return h + self.gate(_linear(self.lin_out, agg * self.norm))

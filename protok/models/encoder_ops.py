@@ -20,6 +20,7 @@ from protok.graph.features import OTHER_CHAIN_BUCKET, linear_edge_scalars, separ
 from protok.models.encoder_config import EncoderConfig
 
 __all__ = [
+    "EDGE_BLOCK",
     "EncoderInputs",
     "FastUVU",
     "Irreps",
@@ -27,6 +28,7 @@ __all__ = [
     "encoder_inputs",
     "linear_matrix",
     "mlp",
+    "node_blocks",
     "o3_linear_matrix",
 ]
 
@@ -150,6 +152,84 @@ class FastUVU:
         agg = torch.cat(parts, dim=1)
         return agg * self.scale.to(device=agg.device, dtype=agg.dtype)
 
+    def aggregate_radial(
+        self, x: Tensor, sh: Tensor, edge_emb: Tensor, radial: nn.Module, src: Tensor, table: NeighbourTable
+    ) -> Tensor:
+        """``aggregate(x, sh, radial(edge_emb), src, table)`` with the radial MLP computed here, bit for bit.
+
+        Without autograd, on a CPU, for the regular layout and a radial MLP ``Linear, SiLU, Linear``, the
+        edges are taken in blocks of whole nodes (about :data:`EDGE_BLOCK` edges each), and each block goes
+        through the MLP, the gather of ``x[src]``, the four products and their sums over in-edges while its
+        per-edge tensors are still in a core's cache (over all edges at once, each step streams ``(E, C)``
+        tensors through memory), into buffers reused from block to block. Each step is the operation
+        :meth:`aggregate` runs, on the block's rows and with operands of the same layout (matrix products
+        row by row, batched products per node, sums over the in-edge axis), so the result has the same bits,
+        in float32 and float64 (``tests/models/test_encoder_ops.py``). Anything else runs :meth:`aggregate`.
+        """
+        mlp_layers = _plain_radial(radial)
+        if torch.is_grad_enabled() or not table.regular or x.device.type != "cpu" or mlp_layers is None:
+            return self.aggregate(x, sh, radial(edge_emb), src, table)
+        lin1, lin2 = mlp_layers
+        s_n, v_n = self.n_s, self.n_v
+        n, k = table.num_nodes, table.width
+        w1, b1, w2, b2 = lin1.weight, lin1.bias, lin2.weight, lin2.bias
+        # Elementwise kernels leave the last elements of a tensor that do not fill their vector loop to
+        # scalar code, which can round differently; blocks that start at multiples of 64 elements of the
+        # hidden layer give their SiLU the same split into vector and scalar parts as one call over all.
+        blocks = node_blocks(n, k, EDGE_BLOCK, align=64 // math.gcd(64, k * w1.shape[0]))
+        rows = max(stop - start for start, stop in blocks) * k
+        new = x.new_empty
+        hid, w, xs = new(rows, w1.shape[0]), new(rows, w2.shape[0]), new(rows, x.shape[1])
+        prod_s, prod_v, prod_w3 = new(rows, s_n), new(rows, v_n, 3), new(rows, v_n)
+        p0, p1, p2, p3 = new(n, s_n), new(n, s_n, 3), new(n, v_n, 3), new(n, v_n)
+        y1 = sh[:, 1:4].view(n, k, 3)
+        for start, stop in blocks:
+            m, e = stop - start, (stop - start) * k
+            edges = slice(start * k, stop * k)
+            h = torch.addmm(b1, edge_emb[edges], w1.t(), out=hid[:e])  # what nn.Linear runs
+            nn.functional.silu(h, inplace=True)
+            wb = torch.addmm(b2, h, w2.t(), out=w[:e]).view(m, k, -1)
+            xb = torch.index_select(x, 0, src[edges], out=xs[:e]).view(m, k, -1)
+            s, v, yb = xb[..., :s_n], xb[..., s_n:].view(m, k, v_n, 3), y1[start:stop]
+            w0, w1_, w2_, w3 = wb.split([s_n, s_n, v_n, v_n], dim=-1)
+            torch.sum(torch.mul(w0, s, out=prod_s[:e].view(m, k, s_n)), 1, out=p0[start:stop])
+            ws = torch.mul(w1_, s, out=prod_s[:e].view(m, k, s_n))
+            torch.bmm(ws.transpose(1, 2), yb, out=p1[start:stop])
+            wv = torch.mul(w2_[..., None], v, out=prod_v[:e].view(m, k, v_n, 3))
+            torch.sum(wv, 1, out=p2[start:stop])
+            dots = torch.einsum("nkuc,nkc->nku", v, yb)
+            torch.sum(torch.mul(w3, dots, out=prod_w3[:e].view(m, k, v_n)), 1, out=p3[start:stop])
+        agg = torch.cat([p0, p1.view(n, 3 * s_n), p2.view(n, 3 * v_n), p3], dim=1)
+        return agg * self.scale.to(device=agg.device, dtype=agg.dtype)
+
+
+#: Edges per block of the blocked inference paths (:meth:`FastUVU.aggregate_radial`,
+#: :func:`edge_embedding`): a block's per-edge tensors (a few hundred kB to a few MB) stay in a core's cache.
+EDGE_BLOCK: int = 4096
+
+
+def node_blocks(num_nodes: int, width: int, edge_block: int, align: int = 1) -> list[tuple[int, int]]:
+    """``(start, stop)`` node ranges of nearly equal size with about ``edge_block`` in-edges each (``width``
+    per node), covering ``range(num_nodes)``; every ``start`` a multiple of ``align``; one range when
+    everything fits in one block. Equal sizes keep every block's matrix products far from the few-row
+    sizes where BLAS switches kernels."""
+    per = max(1, edge_block // max(width, 1))
+    count = max(1, -(-num_nodes // per))
+    bounds = [min(num_nodes, (num_nodes * i // count) // align * align) for i in range(count)] + [num_nodes]
+    return [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+
+
+def _plain_radial(radial: nn.Module) -> tuple[nn.Linear, nn.Linear] | None:
+    """The two linear layers of a radial MLP ``Linear, SiLU, Linear`` (as :func:`mlp` builds it), else None."""
+    if not isinstance(radial, nn.Sequential) or len(radial) != 3:
+        return None
+    lin1, act, lin2 = radial
+    if not (isinstance(lin1, nn.Linear) and isinstance(act, nn.SiLU) and isinstance(lin2, nn.Linear)):
+        return None
+    if lin1.bias is None or lin2.bias is None:
+        return None
+    return lin1, lin2
+
 
 def o3_linear_matrix(irreps_in: Irreps, irreps_out: Irreps, weight: Tensor) -> Tensor:
     """The dense ``(dim in, dim out)`` matrix of e3nn's ``o3.Linear(irreps_in, irreps_out)`` (no bias).
@@ -254,12 +334,23 @@ def encoder_inputs(
         ri = data.residue_idx
         same = data.edge_sep != OTHER_CHAIN_BUCKET
         edge_sep = separation_bucket(ri[src] - ri[dst], same, config.separation)
-    edge_emb = edge_embed[1](linear_edge_scalars(data, lin.weight, lin.bias, edge_sep=edge_sep))
+    act = edge_embed[1]
+    if isinstance(act, nn.SiLU) and not torch.is_grad_enabled() and lin.weight.device.type == "cpu":
+        # Without autograd on a CPU: in cache-sized blocks with the SiLU applied in place, same bits.
+        edge_emb = linear_edge_scalars(
+            data, lin.weight, lin.bias, edge_sep=edge_sep, block=EDGE_BLOCK, activation=_silu_
+        )
+    else:
+        edge_emb = act(linear_edge_scalars(data, lin.weight, lin.bias, edge_sep=edge_sep))
     edge_vec = data.edge_vec.to(dtype)
     keep = mask[src] & mask[dst]
     if not bool(keep.all()):
         src, dst, edge_emb, edge_vec = src[keep], dst[keep], edge_emb[keep], edge_vec[keep]
     return EncoderInputs(node_s, node_v, edge_emb, edge_vec, src, dst)
+
+
+def _silu_(x: Tensor) -> Tensor:
+    return nn.functional.silu(x, inplace=True)
 
 
 def mlp(sizes: list[int], dropout: float = 0.0) -> nn.Sequential:

@@ -153,7 +153,7 @@ class PlainTorchEncoder(nn.Module):
         h = x0 @ linear_matrix(self.embed, self.embed.weight, self.irreps_in, self.irreps_hidden, x0)
         for layer in cast(Sequence[_Layer], self.layers):
             x = h @ linear_matrix(layer.lin_in, layer.lin_in.weight, layer.hidden, layer.hidden, h)
-            agg = layer.fast_tp.aggregate(x, sh, layer.radial(edge_emb), src, table)
+            agg = layer.fast_tp.aggregate_radial(x, sh, edge_emb, layer.radial, src, table)
             mid = agg * layer.norm
             h = h + self._gate(
                 mid @ linear_matrix(layer.lin_out, layer.lin_out.weight, layer.mid, layer.gate_in, mid)

@@ -8,6 +8,7 @@ real chains.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -283,3 +284,18 @@ def test_linear_edge_scalars_bad_weight_and_missing_fields(chain300):
         linear_edge_scalars(g, torch.randn(4, EDGE_S_DIM + 1))
     with pytest.raises(ConfigError, match="edge geometry fields"):
         linear_edge_scalars(Data(edge_index=g.edge_index), w)
+
+
+@pytest.mark.parametrize("width", [20, 32])
+def test_linear_edge_scalars_in_blocks_same_bits(chain300, width):
+    """Blocked (no autograd) gives the unblocked result bit for bit, with an in-place activation too."""
+    g = build_graph(chain300, k=7)
+    gen = torch.Generator().manual_seed(3)
+    weight, bias = torch.randn(width, EDGE_S_DIM, generator=gen), torch.randn(width, generator=gen)
+    silu_ = functools.partial(torch.nn.functional.silu, inplace=True)
+    with torch.inference_mode():
+        want = linear_edge_scalars(g, weight, bias)
+        act = torch.nn.functional.silu(want)
+        for block in (1, 100, 300, 4096):
+            assert torch.equal(linear_edge_scalars(g, weight, bias, block=block), want)
+            assert torch.equal(linear_edge_scalars(g, weight, bias, block=block, activation=silu_), act)
