@@ -13,7 +13,12 @@ Measures, on a real 300-residue chain (the first 300 residues of ``structures/3m
    median(``e3nn_tp:small``) / median(``preset:small``) per thread count, and the tensor product plus the
    sum over in-edges alone (``tp_sum:e3nn_uvu`` vs ``tp_sum:fast_uvu``, ``ratio_e3nn_over_fast_tp_sum``);
    ``plain_torch:small``: the same weights in :class:`protok.models.encoder_torch.PlainTorchEncoder`, the
-   e3nn-free form the tokenizer runs (``ratio_plain_torch_over_e3nn_encoder``);
+   e3nn-free form the tokenizer runs (``ratio_plain_torch_over_e3nn_encoder``); ``plain_torch:v2``: the v2
+   default model's encoder (``configs/provq_small_v2.toml``: 5 layers over 32 neighbours) in that form on
+   the same chain's 32-neighbour graph, reported as ``ratio_v2_over_v1_plain_torch`` = median(``plain_torch:v2``) /
+   median(``plain_torch:small``), and both again with the blocked inference path switched off
+   (``plain_torch_unblocked:*``: one block, the plain neighbour sums; same bits), as
+   ``ratio_blocked_over_unblocked_{v1,v2}``;
 4. with one torch thread, the per-residue cost of ``Tokenizer.encode_featurized`` (the shipped
    ``protok-provq-small-v1`` model) over a seeded sample of real chains (256 chains of 40-512 residues from
    ``../shared/data/promod3/chains.npz``, ``np.random.default_rng(0)``, as in ``tokenize_speed.py``) at
@@ -49,8 +54,9 @@ from _common import repo_relative, sample_chains
 from e3nn import o3
 
 from protok.graph import build_graph
+from protok.models import encoder_ops
 from protok.models.encoder import ENCODER_PRESETS, Encoder, EncoderConfig, _uvu_tensor_product
-from protok.models.encoder_ops import NeighbourTable, mlp
+from protok.models.encoder_ops import FastUVU, NeighbourTable, mlp
 from protok.models.encoder_torch import PlainTorchEncoder
 from protok.structures import read_chain
 
@@ -85,6 +91,26 @@ def _fully_connected_variant(enc: Encoder) -> Encoder:
         layer.radial = mlp([cfg.radial_hidden, cfg.radial_hidden, fc.weight_numel])
         layer.lin_out = o3.Linear(fc.irreps_out, layer.gate.irreps_in)
     return enc.eval()
+
+
+V2_CONFIG = REPO / "configs" / "provq_small_v2.toml"
+
+
+def _unblocked(fn: Callable[[], object]) -> Callable[[], object]:
+    """``fn`` run with the blocked inference path off (one edge block, the plain neighbour sums)."""
+
+    def run() -> object:
+        block, blocked = encoder_ops.EDGE_BLOCK, FastUVU.aggregate_radial
+        encoder_ops.EDGE_BLOCK = 1 << 40
+        FastUVU.aggregate_radial = lambda self, x, sh, e, radial, src, table: self.aggregate(  # type: ignore[method-assign]
+            x, sh, radial(e), src, table
+        )
+        try:
+            return fn()
+        finally:
+            encoder_ops.EDGE_BLOCK, FastUVU.aggregate_radial = block, blocked  # type: ignore[method-assign]
+
+    return run
 
 
 def _e3nn_tp_variant(enc: Encoder) -> Encoder:
@@ -215,8 +241,17 @@ def main() -> None:
     sh = o3.spherical_harmonics(irreps_sh, graph.edge_vec, normalize=True, normalization="component")
     w_uvu, w_fc = torch.randn(n_edges, uvu.weight_numel), torch.randn(n_edges, fc.weight_numel)
 
+    from protok.training.config import load_config
+
+    v2_cfg = load_config(V2_CONFIG).model.encoder
+    plain_v2 = PlainTorchEncoder(v2_cfg).eval()
+    graph_v2 = build_graph(chain, k=v2_cfg.k)
+
     fns: dict[str, Callable[[], object]] = {name: (lambda e=e: e(graph)) for name, e in encoders.items()}
     fns["plain_torch:small"] = lambda: plain(graph)
+    fns["plain_torch:v2"] = lambda: plain_v2(graph_v2)
+    fns["plain_torch_unblocked:small"] = _unblocked(lambda: plain(graph))
+    fns["plain_torch_unblocked:v2"] = _unblocked(lambda: plain_v2(graph_v2))
     fns["tp_only:uvu"] = lambda: uvu(x, sh, w_uvu)
     fns["tp_only:fully_connected"] = lambda: fc(x, sh, w_fc)
     # Tensor product + sum over in-edges, from node features: e3nn's uvu vs the encoder's fast path.
@@ -240,6 +275,9 @@ def main() -> None:
             "ratio_e3nn_tp_over_fast_encoder": med["e3nn_tp:small"] / med["preset:small"],
             "ratio_e3nn_over_fast_tp_sum": med["tp_sum:e3nn_uvu"] / med["tp_sum:fast_uvu"],
             "ratio_plain_torch_over_e3nn_encoder": med["plain_torch:small"] / med["preset:small"],
+            "ratio_v2_over_v1_plain_torch": med["plain_torch:v2"] / med["plain_torch:small"],
+            "ratio_blocked_over_unblocked_v1": med["plain_torch:small"] / med["plain_torch_unblocked:small"],
+            "ratio_blocked_over_unblocked_v2": med["plain_torch:v2"] / med["plain_torch_unblocked:v2"],
             "timings": timings,
         }
     models = {
@@ -282,6 +320,11 @@ def main() -> None:
         )
         ratio = res["ratio_plain_torch_over_e3nn_encoder"]
         print(f"PlainTorchEncoder (no e3nn) / Encoder, small: {ratio:.2f}x")
+        print(
+            f"v2 encoder (5 layers, k=32) / v1 (3 layers, k=16), tokenizer form: "
+            f"{res['ratio_v2_over_v1_plain_torch']:.2f}x; blocked / unblocked: "
+            f"v1 {res['ratio_blocked_over_unblocked_v1']:.2f}x, v2 {res['ratio_blocked_over_unblocked_v2']:.2f}x"
+        )
     if sweep is not None:
         print(
             f"--- Tokenizer.encode_featurized, 1 thread, {sweep['chains']} chains, {sweep['residues']} residues, "

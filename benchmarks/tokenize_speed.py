@@ -12,16 +12,22 @@ residues) as PDB files (``--format cif``: mmCIF) to a temporary folder, then tim
     CLI's encoder threads, starting its worker inside the run; no interpreter start-up).
 
 (a) and (b) run in this process, one file at a time. Rates are files/s; the target is (c) >= 50 % of (a).
+``cpu_seconds`` records the CPU time of (a) and of the command (all its processes): on a shared, loaded
+machine these move much less than the wall times.
 Start-up (importing torch, torch_geometric and e3nn, loading the model) is paid once per run — the gap
 between ``protok_cli`` and ``protok_cli_run`` — so the wall-clock ratio depends on ``--n``; the default
 2,000 files is still a small job for the tool.
-Uses ``--model`` when given, else a random-init small model with a codebook seeded from real residues
-(:func:`protok.tokenizer.testing.make_test_model`; same architecture and cost as the shipped small model).
+Uses ``--model`` when given, else a random-init model with a codebook seeded from real residues
+(:func:`protok.tokenizer.testing.make_test_model`): the architecture of ``--config`` (a training config,
+e.g. ``configs/provq_small_v2.toml`` for the v2 encoder of 5 layers over 32 neighbours), by default the
+small preset (the shipped small model's architecture and cost).
 Results: ``benchmarks/results/tokenize_speed.json``.
 
 Usage::
 
     python benchmarks/tokenize_speed.py --n 2000
+    python benchmarks/tokenize_speed.py --n 2000 --config configs/provq_small_v2.toml \
+        --out benchmarks/results/tokenize_speed_v2.json
 """
 
 from __future__ import annotations
@@ -37,10 +43,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import biotite_read, sample_chains, time_each, write_chains
+from _common import biotite_read, repo_relative, sample_chains, time_each, write_chains
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "promod3" / "chains.npz"
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of this process's finished children (and theirs)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -52,6 +66,9 @@ def main() -> None:
     )
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--model", default=None, help="model name or folder (default: random-init test model)")
+    ap.add_argument(
+        "--config", type=Path, default=None, help="training config whose [model] the random-init model has"
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
         "--format", choices=["pdb", "cif"], default="pdb", help="file format the chains are written in"
@@ -80,7 +97,12 @@ def main() -> None:
         chains = list(sample.values())
         paths = write_chains(sample, folder, args.format)
         residues = sum(len(c) for c in chains)
-        model = args.model or str(make_test_model(tmpd / "model", chains[:8], seed=args.seed))
+        arch = None
+        if args.config is not None:
+            from protok.training.config import load_config
+
+            arch = load_config(args.config).model
+        model = args.model or str(make_test_model(tmpd / "model", chains[:8], config=arch, seed=args.seed))
 
         plain = biotite_read
 
@@ -88,16 +110,18 @@ def main() -> None:
             return to_3di(plain(p))
 
         time_each(plain, paths[:20])  # warm caches
+        cpu0 = time.process_time()
         t_plain = time_each(plain, paths)
+        cpu_plain = time.process_time() - cpu0
         t_3di = time_each(three_di, paths)
 
         workers = default_workers() if args.workers is None else args.workers
         out = tmpd / "tokens.jsonl"
         cmd = [str(Path(sys.executable).parent / "protok"), "tokenize", str(folder), "-o", str(out), "--model", model,
                "--workers", str(workers), "--batch-size", str(args.batch_size), "--no-progress"]  # fmt: skip
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), _children_cpu()
         res = subprocess.run(cmd, capture_output=True, text=True)
-        t_cli = time.perf_counter() - t0
+        t_cli, cpu_cli = time.perf_counter() - t0, _children_cpu() - cpu0
         if res.returncode != 0:
             raise SystemExit(f"protok tokenize failed: {res.stderr[-2000:]}")
         n_rec = sum(1 for _ in out.open())
@@ -122,7 +146,8 @@ def main() -> None:
         "records_written": n_rec,
         "cli_summary": cli_line,
         "lib_summary": summary.line(),
-        "model": args.model or "random-init small (make_test_model)",
+        "model": args.model
+        or f"random-init {repo_relative(args.config) if args.config else 'small'} (make_test_model)",
         "workers": workers,
         "batch_size": args.batch_size,
         "cpu_count": os.cpu_count(),
@@ -137,6 +162,8 @@ def main() -> None:
             "protok_cli_run": t_cli_run,
             "protok_lib": t_lib,
         },  # fmt: skip
+        # CPU seconds (the command's: all its processes); on a loaded machine these move less than wall times
+        "cpu_seconds": {"plain_read": round(cpu_plain, 2), "protok_cli": round(cpu_cli, 2)},
         "files_per_s": {k: round(v, 2) for k, v in rate.items()},
         "ratio_vs_plain_read": {
             "3di": round(rate["3di"] / rate["plain"], 3),
