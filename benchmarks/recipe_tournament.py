@@ -276,6 +276,8 @@ class Scorer:
             "probe_train_chains": len(self.probe_train),
             "probe_test_chains": len(self.probe_test),
             "noise_sigma": noise,
+            "split_seed": cfg.data.split_seed,
+            "val_fraction": cfg.data.val_fraction,
         }
         self.baselines: dict[str, dict[str, float]] = {}
         if cached and all(cached.get(key) == value for key, value in self.meta.items()):
