@@ -166,6 +166,12 @@ class RunConfig:
     stop_at : int
         Stop this invocation after this step (writing a checkpoint) although ``total_steps`` is larger;
         continue later with ``--resume``. For time-limited jobs; 0 = run to ``total_steps``.
+    init_from : str
+        Warm start (a fine-tune phase): a checkpoint folder whose weights start this run, which then
+        continues from that checkpoint's step (so the learning-rate, ProVQ and loss schedules go on where
+        they were) with a fresh optimizer, re-warmed over ``optim.warmup_steps``, and the checkpoint's CPU
+        time carried over. The model config may differ in training-only heads (e.g. a token-local head
+        added, which starts untrained). Ignored when ``--resume`` finds a checkpoint of this run. "" = off.
     """
 
     out_dir: str = "runs/default"
@@ -180,6 +186,7 @@ class RunConfig:
     progress_bar: bool = True
     deterministic: bool = False
     stop_at: int = 0
+    init_from: str = ""
 
 
 def _small_preset() -> ModelConfig:

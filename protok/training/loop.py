@@ -333,6 +333,8 @@ class Trainer:
         self.skipped = 0
         #: Process CPU seconds spent in training steps (validation and checkpoints excluded); resumes.
         self.cpu_s = 0.0
+        #: Step a warm start (``run.init_from``) began at; the learning rate re-warms from there.
+        self.init_step: int | None = None
 
     # ------------------------------------------------------------------------------------- helpers
     def _autocast(self) -> Any:
@@ -371,6 +373,7 @@ class Trainer:
             "cpu_s": self.cpu_s,
             "best_metric": self.config.run.best_metric,
             "val": self.last_val,
+            "init_step": self.init_step,
         }
 
     def _card(self) -> dict[str, Any]:
@@ -454,6 +457,7 @@ class Trainer:
         self.last_val = state.get("val") or {}
         self.skipped = int(state.get("skipped_steps") or 0)
         self.cpu_s = float(state.get("cpu_s") or 0.0)
+        self.init_step = state.get("init_step")
 
     def _resume_if_asked(self, d: DistInfo) -> bool:
         """Load the latest checkpoint when resuming; return True when one was loaded."""
@@ -475,6 +479,33 @@ class Trainer:
         self._restore(state)
         log.info("resumed from %s at step %d", resume_from, self.step)
         return True
+
+    def _warm_start(self) -> None:
+        """Start from ``run.init_from``'s weights, step and CPU time (see :class:`RunConfig`)."""
+        assert self.model is not None
+        from protok.models.io import load_weights_into
+        from protok.training.checkpoint import load_trainer_state
+
+        src = Path(self.config.run.init_from)
+        state = load_trainer_state(src)
+        load_weights_into(self.model, src / "model.safetensors", require_training_heads=False)
+        step = int(state["step"])
+        if step >= self.config.run.total_steps:
+            raise ConfigError(
+                f"run.init_from: {src} is at step {step}, not before run.total_steps={self.config.run.total_steps}"
+            )
+        self.step = self.init_step = step
+        self.cpu_s = float(state.get("cpu_s") or 0.0)
+        self.last_alpha = state.get("alpha")
+        log.info("warm start from %s at step %d (fresh optimizer, re-warmed)", src, step)
+
+    def _lr(self) -> float:
+        """The schedule's learning rate, re-warmed linearly after a warm start."""
+        optim = self.config.optim
+        lr = lr_at(self.step, optim, self.config.run.total_steps)
+        if self.init_step is not None and optim.warmup_steps > 0:
+            lr *= min(1.0, (self.step - self.init_step + 1) / optim.warmup_steps)
+        return lr
 
     def _open_logger(self, d: DistInfo, resumed: bool) -> MetricsLogger:
         """The metrics logger (rank 0 writes); rank 0 also writes the run's ``config.json``."""
@@ -506,7 +537,7 @@ class Trainer:
         assert self.dist is not None and self.model is not None and self.optimizer is not None
         model, optimizer = self.model, self.optimizer
         total = self.config.run.total_steps
-        lr = lr_at(self.step, self.config.optim, total)
+        lr = self._lr()
         for g in optimizer.param_groups:
             g["lr"] = lr
         progress = self.step / total
@@ -624,6 +655,8 @@ class Trainer:
         data: TrainingData = load_training_data(cfg.data)
         self._build(d)
         resumed = self._resume_if_asked(d)
+        if not resumed and cfg.run.init_from:
+            self._warm_start()
         logger = self._open_logger(d, resumed)
         loader = make_train_loader(
             data,

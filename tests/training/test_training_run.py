@@ -220,3 +220,42 @@ def test_resume_accepts_checkpoints_saved_before_optional_model_fields(tiny_over
     saved["model"]["loss"]["local_weight"] = 0.5
     with pytest.raises(CheckpointError, match="differs"):
         trainer._check_resume_config(saved, Path("ckpt"))
+
+
+def test_warm_start_continues_schedule_with_a_new_head(tiny_overrides: list[str], tmp_path: Path) -> None:
+    """``run.init_from``: weights and step of a checkpoint, a new training-only head, the learning rate
+    re-warmed from the checkpoint's step; the warm-started run resumes exactly."""
+    base = [o for o in tiny_overrides if not o.startswith("run.out_dir")]
+    src_dir = tmp_path / "src"
+    train(load_config(TINY_CONFIG, [*base, f'run.out_dir="{src_dir}"', "run.stop_at=3"]))
+    src = find_latest_checkpoint(src_dir)
+    assert src is not None and src.name == "step_00000003"
+    warm = [*base, f'run.init_from="{src}"', "model.loss.token_local_weight=1.0"]
+    full_dir, part_dir = tmp_path / "full", tmp_path / "part"
+    final = train(load_config(TINY_CONFIG, [*warm, f'run.out_dir="{full_dir}"']))
+    assert final.name == "step_00000006"
+    rows = read_metrics(full_dir, "train")
+    assert [r["step"] for r in rows] == [4, 5, 6]
+    assert all(r["loss/token_local"] is not None for r in rows)
+    cfg = load_config(TINY_CONFIG, warm).optim  # warmup_steps = 2: half, then the schedule's own value
+    from protok.training.loop import lr_at
+
+    assert rows[0]["lr"] == pytest.approx(0.5 * lr_at(3, cfg, 6))
+    assert rows[1]["lr"] == pytest.approx(lr_at(4, cfg, 6))
+    src_state = load_trainer_state(src)
+    assert load_trainer_state(final)["cpu_s"] > src_state["cpu_s"] > 0
+    # without the head, the first warm-started step sees the source's weights on the same batch as a
+    # plain continuation does: the same loss before the (different, fresh) optimizer step
+    plain_dir, nohead_dir = tmp_path / "plain", tmp_path / "nohead"
+    train(load_config(TINY_CONFIG, [*base, f'run.out_dir="{plain_dir}"']))
+    train(load_config(TINY_CONFIG, [*base, f'run.init_from="{src}"', f'run.out_dir="{nohead_dir}"']))
+    plain, nohead = dict(_losses(plain_dir)), dict(_losses(nohead_dir))
+    assert nohead[4] == pytest.approx(plain[4], rel=1e-6)
+    assert nohead[6] != plain[6]
+
+    train(load_config(TINY_CONFIG, [*warm, f'run.out_dir="{part_dir}"', "run.stop_at=4"]))
+    train(load_config(TINY_CONFIG, [*warm, f'run.out_dir="{part_dir}"']), resume=True)
+    assert _losses(part_dir) == _losses(full_dir)
+
+    with pytest.raises(Exception, match="not before run.total_steps"):
+        train(load_config(TINY_CONFIG, [*warm, f'run.out_dir="{tmp_path / "late"}"', "run.total_steps=3"]))
