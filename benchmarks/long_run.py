@@ -11,6 +11,10 @@ repository as ONE file, replaced each time, never piled up:
   validation, the plateau test below, the command);
 * ``restore`` unpacks that file into a fresh ``RUN_DIR`` so that ``--resume`` continues from it.
 
+A fine-tune phase (``run.init_from``: the run starts from another run's checkpoint, its step and schedules)
+is snapshotted with ``--parent PARENT_RUN_DIR``: the curve and the plateau test then hold the parent's rows
+up to the step the phase began at, followed by the phase's own rows, with the switch marked on the plot.
+
 Plateau test (the stopping rule of a long run): the validation TM-score gained less than ``--min-gain``
 (default 0.01) over the last 20 % of the steps run so far.
 
@@ -47,7 +51,23 @@ def plateau(val: list[dict[str, Any]], min_gain: float = 0.01, share: float = 0.
     return {"gain": round(gain, 4), "from_step": earlier[-1]["step"], "plateau": gain < min_gain}
 
 
-def snapshot(name: str, run_dir: Path, config: str, min_gain: float) -> None:
+def init_step(checkpoint: Path) -> int | None:
+    """The step a warm-started run (``run.init_from``) began at, from its checkpoint's trainer state."""
+    state = json.loads((checkpoint / "trainer_state.json").read_text())
+    return state.get("init_step")
+
+
+def lineage_rows(run_dir: Path, parent: Path | None, start: int | None) -> list[dict[str, Any]]:
+    """The run's metric rows, preceded by ``parent``'s rows up to step ``start`` for a fine-tune phase."""
+    rows = _rows(run_dir)
+    if parent is None:
+        return rows
+    if start is None:
+        raise SystemExit(f"{run_dir} was not warm-started (no init_step): --parent does not apply")
+    return [r for r in _rows(parent) if r["step"] <= start] + [r for r in rows if r["step"] > start]
+
+
+def snapshot(name: str, run_dir: Path, config: str, min_gain: float, parent: Path | None = None) -> None:
     latest = json.loads((run_dir / "checkpoints" / "latest.json").read_text())["path"]
     ckpt = run_dir / "checkpoints" / latest
     STATE_DIR.mkdir(parents=True, exist_ok=True)
@@ -60,11 +80,12 @@ def snapshot(name: str, run_dir: Path, config: str, min_gain: float) -> None:
                 tar.add(run_dir / extra, arcname=extra)
     tmp.replace(STATE_DIR / f"{name}.tar")
 
-    rows = _rows(run_dir)
+    start = init_step(ckpt)
+    rows = lineage_rows(run_dir, parent, start)
     val = [r for r in rows if r.get("split") == "val"]
     train = [r for r in rows if r.get("split") == "train"]
     CURVE_DIR.mkdir(parents=True, exist_ok=True)
-    _write_curve(name, train, val)
+    _write_curve(name, train, val, phase_start=start if parent is not None else None)
     summary = {
         "name": name,
         "step": train[-1]["step"] if train else 0,
@@ -73,11 +94,15 @@ def snapshot(name: str, run_dir: Path, config: str, min_gain: float) -> None:
         "plateau_test": plateau(val, min_gain),
         "command": f"protok train {config} --resume --set run.out_dir=runs/long/{name}",
     }
+    if parent is not None:
+        summary["phase_start_step"] = start
     (CURVE_DIR / f"{name}.json").write_text(json.dumps(summary, indent=1) + "\n")
     print(json.dumps(summary, indent=1))
 
 
-def _write_curve(name: str, train: list[dict[str, Any]], val: list[dict[str, Any]]) -> None:
+def _write_curve(
+    name: str, train: list[dict[str, Any]], val: list[dict[str, Any]], phase_start: int | None = None
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -101,6 +126,12 @@ def _write_curve(name: str, train: list[dict[str, Any]], val: list[dict[str, Any
     for ax in axes:
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
+        if phase_start is not None:
+            ax.axvline(phase_start, color="grey", ls="--", lw=0.8)
+    if phase_start is not None:
+        axes[1].annotate(
+            "fine-tune phase", (phase_start, 0.02), xycoords=("data", "axes fraction"), fontsize=8
+        )
     fig.suptitle(f"{name}: long run")
     fig.tight_layout()
     fig.savefig(CURVE_DIR / f"{name}.png", dpi=110)
@@ -123,9 +154,10 @@ def main() -> None:
     ap.add_argument("--run-dir", required=True, type=Path)
     ap.add_argument("--config", default="CONFIG", help="the run's config (recorded in the summary)")
     ap.add_argument("--min-gain", type=float, default=0.01)
+    ap.add_argument("--parent", type=Path, help="run folder a fine-tune phase (run.init_from) started from")
     args = ap.parse_args()
     if args.action == "snapshot":
-        snapshot(args.name, args.run_dir, args.config, args.min_gain)
+        snapshot(args.name, args.run_dir, args.config, args.min_gain, args.parent)
     else:
         restore(args.name, args.run_dir)
 

@@ -86,6 +86,8 @@ def build_card(
             },
             "final_alpha": state.get("alpha"),
             "wall_time_min": wall_min,
+            "cpu_hours": round(float(state["cpu_s"]) / 3600, 2) if state.get("cpu_s") else None,
+            **({"fine_tune_from_step": state["init_step"]} if state.get("init_step") is not None else {}),
             "hardware": hardware
             or f"{platform.machine()} CPU ({torch.get_num_threads()} threads available), no GPU",
             "last_validation": state.get("val"),
@@ -107,13 +109,23 @@ def build_card(
 def _card_markdown(card: dict[str, Any]) -> str:
     ev = card.get("evaluation", {})
     tr = card["training"]
+    cost = (
+        f"{tr['cpu_hours']} CPU-hours of training steps"
+        if tr.get("cpu_hours") is not None
+        else f"{tr['wall_time_min']} min wall"
+    )
+    phase = (
+        f" The last phase started from step {tr['fine_tune_from_step']} (warm start, `run.init_from`)."
+        if tr.get("fine_tune_from_step") is not None
+        else ""
+    )
     lines = [
         f"# {card['name']}",
         "",
         f"Quantizer: `{card['quantizer'].get('kind')}` (K = {card['quantizer'].get('codebook_size')}, "
         f"D = {card['quantizer'].get('dim')}).",
         f"Training: {tr['steps']} of {tr['total_steps']} steps, batch {tr['batch_size']} crops of "
-        f"{tr['crop_length']} residues, {tr['wall_time_min']} min wall on {tr['hardware']}.",
+        f"{tr['crop_length']} residues, {cost} on {tr['hardware']}.{phase}",
     ]
     if tr.get("command"):
         lines.append(f"Trained with `{tr['command']}`" + (f"; {tr['note']}" if tr.get("note") else "."))
@@ -135,9 +147,43 @@ def _card_markdown(card: dict[str, Any]) -> str:
             f"{med.get('tm', float('nan')):.3f} | {med.get('lddt_ca', float('nan')):.3f} | "
             f"{ev.get('codes_used')} / {ev.get('codebook_size')} | {ev.get('perplexity', float('nan')):.1f} |",
             "",
+            *_validity_lines(ev),
+            *_robustness_lines(ev),
             f"Reproduce: `{ev.get('command')}`",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _validity_lines(ev: dict[str, Any]) -> list[str]:
+    """Validity of the decoded chains (idealized form) beside the input chains, when evaluated."""
+    val = ev.get("validity") or {}
+    if "idealized" not in val or "input" not in val:
+        return []
+    dec, given = val["idealized"], val["input"]
+    return [
+        f"Decoded chains: {100 * dec['caca_ok']:.1f} % of consecutive CA-CA distances within 3.8 ± 0.2 Å "
+        f"(input chains {100 * given['caca_ok']:.1f} %), {dec['clashes_per_residue']:.3f} CA-CA clashes per "
+        f"residue (input {given['clashes_per_residue']:.3f}).",
+        "",
+    ]
+
+
+def _robustness_lines(ev: dict[str, Any]) -> list[str]:
+    """Token changes under noise and under a rigid motion written to a PDB file, with Foldseek 3Di."""
+    rob = ev.get("robustness") or {}
+    noise, rigid = rob.get("noise"), rob.get("rotated_pdb")
+    if not noise or not rigid:
+        return []
+
+    def count(r: dict[str, Any]) -> str:
+        return f"{r['changed']:,} of {r['compared']:,}"
+
+    return [
+        f"Tokens changed by {noise.get('sigma')} Å Gaussian noise: {100 * noise['model']['share']:.1f} % "
+        f"(3Di {100 * noise['3di']['share']:.1f} %); by a rigid motion written to a PDB file: "
+        f"{count(rigid['model'])} (3Di {count(rigid['3di'])}).",
+        "",
+    ]
 
 
 def release_model(

@@ -57,7 +57,22 @@ def test_cli_tiny_run_finishes(tiny_overrides: list[str], tmp_path: Path) -> Non
 
     # release the run as a named model: weights only, card with the command, refused when the name exists
     cmd = "protok train configs/tiny.toml"
-    evaluation = {"chains": 2, "median": {"ca_rmsd": 9.5, "tm": 0.3}, "command": "evaluate it"}
+    evaluation = {
+        "chains": 2,
+        "median": {"ca_rmsd": 9.5, "tm": 0.3},
+        "command": "evaluate it",
+        "validity": {
+            "idealized": {"caca_ok": 0.995, "clashes_per_residue": 0.01},
+            "input": {"caca_ok": 0.998, "clashes_per_residue": 0.0},
+        },
+        "robustness": {
+            "noise": {"sigma": 0.1, "model": {"share": 0.2}, "3di": {"share": 0.18}},
+            "rotated_pdb": {
+                "model": {"changed": 3, "compared": 1200},
+                "3di": {"changed": 1, "compared": 1200},
+            },
+        },
+    }
     out = release_model(
         run, "tiny-v0", evaluation=evaluation, weights_dir=tmp_path / "w", command=cmd, note="a test"
     )
@@ -66,6 +81,10 @@ def test_cli_tiny_run_finishes(tiny_overrides: list[str], tmp_path: Path) -> Non
     assert card["training"]["steps"] == 6 and card["training"]["command"] == cmd
     md = (out / "MODEL_CARD.md").read_text()
     assert f"Trained with `{cmd}`; a test" in md and "| 9.50 |" in md and "Reproduce: `evaluate it`" in md
+    assert "99.5 % of consecutive CA-CA distances" in md and "(input chains 99.8 %)" in md
+    assert "noise: 20.0 % (3Di 18.0 %)" in md and "3 of 1,200 (3Di 1 of 1,200)" in md
+    assert card["training"]["cpu_hours"] == round(state["cpu_s"] / 3600, 2)
+    assert "CPU-hours of training steps" in md
     reloaded = load_model(out)
     assert all(
         torch.equal(a, b)
