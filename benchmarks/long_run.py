@@ -26,6 +26,7 @@ Plateau test (the stopping rule of a long run): the validation TM-score gained l
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import tarfile
 from pathlib import Path
@@ -70,31 +71,38 @@ def lineage_rows(run_dir: Path, parent: Path | None, start: int | None) -> list[
 def snapshot(name: str, run_dir: Path, config: str, min_gain: float, parent: Path | None = None) -> None:
     latest = json.loads((run_dir / "checkpoints" / "latest.json").read_text())["path"]
     ckpt = run_dir / "checkpoints" / latest
+    start = init_step(ckpt)
+    step = json.loads((ckpt / "trainer_state.json").read_text())["step"]
+    # rows logged after the checkpoint are replayed by the resumed run
+    rows = [r for r in lineage_rows(run_dir, parent, start) if r["step"] <= step]
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     tmp = STATE_DIR / f".{name}.tar.tmp"
     with tarfile.open(tmp, "w") as tar:  # weights are already compact: no compression
         tar.add(ckpt, arcname=f"checkpoints/{latest}")
         tar.add(run_dir / "checkpoints" / "latest.json", arcname="checkpoints/latest.json")
-        for extra in ("metrics.jsonl", "config.json"):
-            if (run_dir / extra).exists():
-                tar.add(run_dir / extra, arcname=extra)
+        # the lineage's rows (a fine-tune phase keeps its parent's), so a restored run's later snapshots and
+        # its resumed metrics hold the whole curve
+        data = "".join(json.dumps(r) + "\n" for r in rows).encode()
+        info = tarfile.TarInfo("metrics.jsonl")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+        if (run_dir / "config.json").exists():
+            tar.add(run_dir / "config.json", arcname="config.json")
     tmp.replace(STATE_DIR / f"{name}.tar")
 
-    start = init_step(ckpt)
-    rows = lineage_rows(run_dir, parent, start)
     val = [r for r in rows if r.get("split") == "val"]
     train = [r for r in rows if r.get("split") == "train"]
     CURVE_DIR.mkdir(parents=True, exist_ok=True)
-    _write_curve(name, train, val, phase_start=start if parent is not None else None)
+    _write_curve(name, train, val, phase_start=start)
     summary = {
         "name": name,
-        "step": train[-1]["step"] if train else 0,
+        "step": step,
         "cpu_h": round(train[-1].get("cpu_s", float("nan")) / 3600, 2) if train else 0,
         "last_validation": val[-1] if val else None,
         "plateau_test": plateau(val, min_gain),
         "command": f"protok train {config} --resume --set run.out_dir=runs/long/{name}",
     }
-    if parent is not None:
+    if start is not None:
         summary["phase_start_step"] = start
     (CURVE_DIR / f"{name}.json").write_text(json.dumps(summary, indent=1) + "\n")
     print(json.dumps(summary, indent=1))

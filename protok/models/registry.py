@@ -34,10 +34,11 @@ WEIGHTS_DIR: Path = Path(__file__).resolve().parent / "weights"
 MODEL_REGISTRY: dict[str, str] = {
     "protok-provq-small-v0": "protok-provq-small-v0",
     "protok-provq-small-v1": "protok-provq-small-v1",
+    "protok-provq-small-v2": "protok-provq-small-v2",
 }
 
 #: The model used when none is named.
-DEFAULT_MODEL: str = "protok-provq-small-v1"
+DEFAULT_MODEL: str = "protok-provq-small-v2"
 
 
 def list_models() -> list[str]:

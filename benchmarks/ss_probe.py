@@ -1,0 +1,71 @@
+"""The benchmark's secondary-structure probe alone, for tracking checkpoints between full benchmark runs.
+
+Scores each tokenizer exactly as ``protok bench`` scores its ``ss`` task (same data set, split, frozen
+code-vector lookup and MLP probe, SS8 and SS3 macro-F1 on the fold- and superfamily-held-out test chains)
+but with one learning rate and one seed instead of the sweep and three seeds: a checkpoint's SS in about a
+minute once its tokens are cached. Numbers land within a few hundredths of the full run's.
+
+    python benchmarks/ss_probe.py --tokenizers v2=protok-provq-small-v2,3di,random -o ss.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+
+def ss_scores(
+    spec: str, suite_name: str = "full", lr: float = 1e-3, seed_count: int = 1
+) -> list[dict[str, Any]]:
+    """One row per tokenizer of ``spec`` (as ``protok bench --tokenizers``): SS8/SS3 macro-F1 per test split."""
+    import torch
+
+    from protok.bench.adapters import build_adapter, parse_tokenizer_specs
+    from protok.bench.cache import ArrayCache, default_cache_dir
+    from protok.bench.dataset import prepare_dataset
+    from protok.bench.runner import tokenize_dataset
+    from protok.bench.sources import default_data_dir, default_flex_dir
+    from protok.bench.suites import get_suite
+    from protok.bench.tasks.effectiveness import effectiveness
+
+    torch.set_num_threads(1)
+    suite = get_suite(suite_name)
+    cfg = dataclasses.replace(suite.probe, lrs=(lr,), seeds=seed_count)
+    cache = ArrayCache(default_cache_dir())
+    ds = prepare_dataset(suite, data_dir=default_data_dir(), cache=cache, flex_dir=default_flex_dir())
+    rows = []
+    for name, kind, path in parse_tokenizer_specs(spec):
+        t0 = time.perf_counter()
+        adapter = build_adapter(name, kind, path)
+        tokens = tokenize_dataset(adapter, ds, cache)
+        results = effectiveness(
+            ds, tokens, adapter.probe_vectors(), cfg, tokenizer=name, ligands=suite.ligands, tasks=("ss",)
+        )
+        row: dict[str, Any] = {"tokenizer": name, "model": path or kind}
+        row.update({f"{r.split}/{r.metric}": round(r.value, 4) for r in results if r.metric.startswith("ss")})
+        row["seconds"] = round(time.perf_counter() - t0, 1)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tokenizers", required=True, help="as protok bench --tokenizers")
+    ap.add_argument("--suite", default="full")
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("-o", "--out", type=Path, default=None, help="JSON file to write")
+    args = ap.parse_args()
+    rows = ss_scores(args.tokenizers, args.suite, args.lr, args.seeds)
+    if args.out is not None:
+        command = f"python benchmarks/ss_probe.py --tokenizers {args.tokenizers} --suite {args.suite}"
+        args.out.write_text(json.dumps({"command": command, "rows": rows}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
