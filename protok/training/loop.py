@@ -431,14 +431,18 @@ class Trainer:
             raise CheckpointError(f"{path}: the checkpoint's [model] config is not valid ({e})") from None
         if saved_model.to_dict() != now["model"]:
             raise CheckpointError(f"{path}: the checkpoint's [model] config differs from the current one")
+        defaults = TrainConfig().to_dict()
         for section in ("data", "optim", "run"):
+            kept = saved.get(section, {})
             for key, val in now[section].items():
-                if saved.get(section, {}).get(key) != val:
+                if key not in kept and val == defaults[section].get(key):
+                    continue  # a field added after the checkpoint was saved, at its default
+                if kept.get(key) != val:
                     log.warning(
                         "resume: %s.%s changed from %r to %r",
                         section,
                         key,
-                        saved.get(section, {}).get(key),
+                        kept.get(key),
                         val,
                     )
 

@@ -226,6 +226,24 @@ def test_tiny_run_with_consistency_and_token_local_terms(tiny_overrides: list[st
     assert torch.equal(load_model(out).encode(g), want)
 
 
+def test_resume_warns_only_about_run_fields_that_changed(
+    tiny_overrides: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A run field added after a checkpoint was saved, left at its default, is no change; a changed one is."""
+    from protok.training.loop import Trainer
+
+    trainer = Trainer(load_config(TINY_CONFIG, tiny_overrides))
+    saved = trainer.config.to_dict()
+    del saved["run"]["init_from"]
+    with caplog.at_level("WARNING", logger="protok.training.loop"):
+        trainer._check_resume_config(saved, Path("ckpt"))
+    assert "resume:" not in caplog.text
+    saved["run"]["log_every"] = 7
+    with caplog.at_level("WARNING", logger="protok.training.loop"):
+        trainer._check_resume_config(saved, Path("ckpt"))
+    assert "resume: run.log_every changed from 7" in caplog.text
+
+
 def test_resume_accepts_checkpoints_saved_before_optional_model_fields(tiny_overrides: list[str]) -> None:
     """A checkpoint's [model] config without the fields added since (their defaults) still resumes; a
     changed value does not."""
