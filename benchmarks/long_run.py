@@ -32,13 +32,16 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
+from protok.training import read_metrics
+from protok.training.checkpoint import load_trainer_state
+
 REPO = Path(__file__).resolve().parent.parent
 STATE_DIR = REPO / "benchmarks" / "checkpoints" / "long_run"
 CURVE_DIR = REPO / "benchmarks" / "results" / "long_run"
 
 
 def _rows(run_dir: Path) -> list[dict[str, Any]]:
-    return [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines() if x.strip()]
+    return read_metrics(run_dir)
 
 
 def plateau(val: list[dict[str, Any]], min_gain: float = 0.01, share: float = 0.2) -> dict[str, Any]:
@@ -50,12 +53,6 @@ def plateau(val: list[dict[str, Any]], min_gain: float = 0.01, share: float = 0.
     earlier = [r for r in val if r["step"] <= start] or val[:1]
     gain = max(r["val/tm_median"] for r in val if r["step"] > start) - earlier[-1]["val/tm_median"]
     return {"gain": round(gain, 4), "from_step": earlier[-1]["step"], "plateau": gain < min_gain}
-
-
-def init_step(checkpoint: Path) -> int | None:
-    """The step a warm-started run (``run.init_from``) began at, from its checkpoint's trainer state."""
-    state = json.loads((checkpoint / "trainer_state.json").read_text())
-    return state.get("init_step")
 
 
 def lineage_rows(run_dir: Path, parent: Path | None, start: int | None) -> list[dict[str, Any]]:
@@ -71,8 +68,8 @@ def lineage_rows(run_dir: Path, parent: Path | None, start: int | None) -> list[
 def snapshot(name: str, run_dir: Path, config: str, min_gain: float, parent: Path | None = None) -> None:
     latest = json.loads((run_dir / "checkpoints" / "latest.json").read_text())["path"]
     ckpt = run_dir / "checkpoints" / latest
-    start = init_step(ckpt)
-    step = json.loads((ckpt / "trainer_state.json").read_text())["step"]
+    state = load_trainer_state(ckpt)
+    start, step = state.get("init_step"), state["step"]
     # rows logged after the checkpoint are replayed by the resumed run
     rows = [r for r in lineage_rows(run_dir, parent, start) if r["step"] <= step]
     STATE_DIR.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,6 @@ from torch import Tensor, nn
 from torch_geometric.utils import to_dense_batch
 
 from protok.errors import CheckpointError, ConfigError
-from protok.models.model import ModelConfig
 from protok.training.checkpoint import (
     find_latest_checkpoint,
     load_checkpoint,
@@ -422,28 +421,20 @@ class Trainer:
     def _check_resume_config(self, saved: dict[str, Any], path: Path) -> None:
         """Refuse a checkpoint whose model config differs; warn about changed data / optim / run keys.
 
-        The saved model config is read as any saved config is (fields it predates take their defaults),
-        so adding an optional field to the model config keeps older checkpoints resumable."""
+        The saved config is read as any config is (fields it predates take their defaults), so adding an
+        optional field keeps older checkpoints resumable and is not reported as a change."""
         now = self.config.to_dict()
         try:
-            saved_model = ModelConfig.from_dict(saved.get("model") or {}, source=str(path), key="model")
+            then = TrainConfig.from_dict(saved, source=str(path)).to_dict()
         except ConfigError as e:
-            raise CheckpointError(f"{path}: the checkpoint's [model] config is not valid ({e})") from None
-        if saved_model.to_dict() != now["model"]:
+            raise CheckpointError(f"{path}: the checkpoint's config is not valid ({e})") from None
+        if then["model"] != now["model"]:
             raise CheckpointError(f"{path}: the checkpoint's [model] config differs from the current one")
-        defaults = TrainConfig().to_dict()
         for section in ("data", "optim", "run"):
-            kept = saved.get(section, {})
             for key, val in now[section].items():
-                if key not in kept and val == defaults[section].get(key):
-                    continue  # a field added after the checkpoint was saved, at its default
-                if kept.get(key) != val:
+                if then[section].get(key) != val:
                     log.warning(
-                        "resume: %s.%s changed from %r to %r",
-                        section,
-                        key,
-                        kept.get(key),
-                        val,
+                        "resume: %s.%s changed from %r to %r", section, key, then[section].get(key), val
                     )
 
     # ------------------------------------------------------------------------------------- setup
