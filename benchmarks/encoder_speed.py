@@ -56,7 +56,7 @@ from e3nn import o3
 from protok.graph import build_graph
 from protok.models import encoder_ops
 from protok.models.encoder import ENCODER_PRESETS, Encoder, EncoderConfig, _uvu_tensor_product
-from protok.models.encoder_ops import FastUVU, NeighbourTable, mlp
+from protok.models.encoder_ops import NeighbourTable, mlp
 from protok.models.encoder_torch import PlainTorchEncoder
 from protok.structures import read_chain
 
@@ -100,15 +100,8 @@ def _unblocked(fn: Callable[[], object]) -> Callable[[], object]:
     """``fn`` run with the blocked inference path off (one edge block, the plain neighbour sums)."""
 
     def run() -> object:
-        block, blocked = encoder_ops.EDGE_BLOCK, FastUVU.aggregate_radial
-        encoder_ops.EDGE_BLOCK = 1 << 40
-        FastUVU.aggregate_radial = lambda self, x, sh, e, radial, src, table: self.aggregate(  # type: ignore[method-assign]
-            x, sh, radial(e), src, table
-        )
-        try:
+        with encoder_ops.unblocked():
             return fn()
-        finally:
-            encoder_ops.EDGE_BLOCK, FastUVU.aggregate_radial = block, blocked  # type: ignore[method-assign]
 
     return run
 

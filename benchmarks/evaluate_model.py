@@ -193,6 +193,17 @@ def evaluate(
     return {"summary": summary, "chains": rows}
 
 
+def agreement(tok: Tokenizer, reference: Tokenizer, chains: Sequence[ProteinChain]) -> dict[str, float | int]:
+    """Residues given the same token by ``tok`` and by ``reference`` (e.g. a distilled model and its
+    teacher), over the residues both give a token: ``same``, ``compared``, ``share``."""
+    same = compared = 0
+    for a, b in zip(tok.encode_chains(chains), reference.encode_chains(chains), strict=True):
+        both = a.mask & b.mask
+        same += int((a.tokens[both] == b.tokens[both]).sum())
+        compared += int(both.sum())
+    return {"same": same, "compared": compared, "share": _share(same, compared)}
+
+
 def _per_form(rows: Sequence[dict[str, Any]], form: str) -> list[dict[str, float]]:
     return [r if form == "idealized" else r[form] for r in rows]
 
@@ -273,12 +284,17 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"{r[w]['changed']:,} / {r[w]['compared']:,} ({_pct(r[w]['share'])})" for w in ("model", "3di")
         ]
         lines.append(f"  {label:<28}" + "".join(f"{c:>26}" for c in cells))
+    if "agreement" in summary:
+        a = summary["agreement"]
+        lines.append(
+            f"same token as {a['reference']}: {a['same']:,} / {a['compared']:,} ({_pct(a['share'])})"
+        )
     return "\n".join(lines)
 
 
 def _command(args: argparse.Namespace) -> str:
     """The command line that reproduces this run (options left at their defaults omitted)."""
-    opts = [("model", args.model), ("config", args.config), ("n", args.n)]
+    opts = [("model", args.model), ("config", args.config), ("n", args.n), ("reference", args.reference)]
     opts += [
         (name, getattr(args, name))
         for name, default in (("noise", NOISE), ("seed", SEED))
@@ -294,6 +310,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--n", type=int, default=128, help="held-out chains (first n by id)")
     ap.add_argument("--noise", type=float, default=NOISE, help="noise per axis on every atom (Å)")
     ap.add_argument("--seed", type=int, default=SEED, help="seed of the noise and the rigid motions")
+    ap.add_argument(
+        "--reference", default=None, help="another model: the share of residues given the same token as it"
+    )
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("-o", "--output", default=None, help="JSON file to write")
     args = ap.parse_args(argv)
@@ -316,6 +335,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         seed=args.seed,
     )
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    if args.reference:
+        result["summary"]["agreement"] = {
+            "reference": args.reference,
+            **agreement(tok, protok.load(args.reference), [data.store.get(i) for i in val]),
+        }
     summary = {
         "model": args.model or "default",
         "card_name": tok.card.get("name"),

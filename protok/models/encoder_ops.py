@@ -7,8 +7,9 @@ Nothing here imports e3nn or torch_geometric.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -30,6 +31,7 @@ __all__ = [
     "mlp",
     "node_blocks",
     "o3_linear_matrix",
+    "unblocked",
 ]
 
 #: An irreps list as ``(multiplicity, l)`` or ``(multiplicity, l, parity)`` entries.
@@ -167,7 +169,8 @@ class FastUVU:
         in float32 and float64 (``tests/models/test_encoder_ops.py``). Anything else runs :meth:`aggregate`.
         """
         mlp_layers = _plain_radial(radial)
-        if torch.is_grad_enabled() or not table.regular or x.device.type != "cpu" or mlp_layers is None:
+        plain = not _BLOCKED or torch.is_grad_enabled() or not table.regular or x.device.type != "cpu"
+        if plain or mlp_layers is None:
             return self.aggregate(x, sh, radial(edge_emb), src, table)
         lin1, lin2 = mlp_layers
         s_n, v_n = self.n_s, self.n_v
@@ -206,6 +209,22 @@ class FastUVU:
 #: Edges per block of the blocked inference paths (:meth:`FastUVU.aggregate_radial`,
 #: :func:`edge_embedding`): a block's per-edge tensors (a few hundred kB to a few MB) stay in a core's cache.
 EDGE_BLOCK: int = 4096
+#: Whether :meth:`FastUVU.aggregate_radial` may take its blocked path (off inside :func:`unblocked`).
+_BLOCKED: bool = True
+
+
+@contextlib.contextmanager
+def unblocked() -> Iterator[None]:
+    """Switch the blocked inference paths off inside the ``with`` block: the edge embedding in one block and
+    the layers' plain neighbour sums (:meth:`FastUVU.aggregate`). Same bits; the reference that tests and
+    speed benchmarks compare the blocked paths with."""
+    global EDGE_BLOCK, _BLOCKED
+    saved = EDGE_BLOCK, _BLOCKED
+    EDGE_BLOCK, _BLOCKED = 1 << 40, False
+    try:
+        yield
+    finally:
+        EDGE_BLOCK, _BLOCKED = saved
 
 
 def node_blocks(num_nodes: int, width: int, edge_block: int, align: int = 1) -> list[tuple[int, int]]:

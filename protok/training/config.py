@@ -2,13 +2,16 @@
 
 A config file has one table per section::
 
-    [model]               # protok.models.ModelConfig; ``preset`` picks MODEL_PRESETS[...] as the base
-    preset = "small"
+    [model]               # protok.models.ModelConfig; ``preset`` picks MODEL_PRESETS[...] as the base,
+    preset = "small"      # or a released model's saved config (a name or folder)
     [model.quantizer]
     kind = "provq"
     [data]                # DataConfig
     [optim]               # OptimConfig
     [run]                 # RunConfig
+    [distill]             # DistillConfig (protok.training.distill); off unless ``teacher`` is set
+
+A file may start from another (``extends = "base.toml"``, relative to it) and set only what differs.
 
 Sections are read with :func:`protok.config.config_from_dict`: unknown keys and values of the wrong type
 raise :class:`protok.errors.ConfigError` naming the file and the dotted key. The configs are frozen. The
@@ -31,6 +34,7 @@ from protok.models.model import MODEL_PRESETS, ModelConfig
 
 __all__ = [
     "DataConfig",
+    "DistillConfig",
     "OptimConfig",
     "RunConfig",
     "TrainConfig",
@@ -189,6 +193,33 @@ class RunConfig:
     init_from: str = ""
 
 
+@dataclass(frozen=True)
+class DistillConfig:
+    """Distillation of a released model's encoder into the config's (cheaper) one.
+
+    Attributes
+    ----------
+    teacher : str
+        Model name or folder whose tokens the student learns; "" = an ordinary training run.
+    init_encoder : bool
+        Start the student's encoder from the teacher's parameters of the same name and shape (its first
+        layers, its input embeddings and readout), the rest at their initial values.
+    vector_weight : float
+        Weight of the vector term: the student's vectors against the teacher's, in code-cell units.
+    code_weight : float
+        Weight of the cross-entropy of the teacher's codes under the student's distances.
+    temperature : float
+        Softmax temperature of that cross-entropy, in units of the teacher's mean margin between its
+        nearest and second-nearest code (squared distances).
+    """
+
+    teacher: str = ""
+    init_encoder: bool = True
+    vector_weight: float = 1.0
+    code_weight: float = 1.0
+    temperature: float = 1.0
+
+
 def _small_preset() -> ModelConfig:
     return ModelConfig.preset("small")
 
@@ -202,6 +233,7 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able nested dict (the form saved in checkpoints and accepted by :meth:`from_dict`)."""
@@ -278,9 +310,25 @@ def _model_dict(d: object, source: str) -> dict[str, Any]:
         base = ModelConfig().to_dict()
     elif isinstance(preset, str) and preset in MODEL_PRESETS:
         base = MODEL_PRESETS[preset].to_dict()
+    elif isinstance(preset, str):
+        base = _released_model_config(preset, source)
     else:
-        raise ConfigError(f"{source}: model.preset {preset!r} unknown; choose from {sorted(MODEL_PRESETS)}")
+        raise ConfigError(f"{source}: model.preset must be a string, got {type(preset).__name__}")
     return _deep_update(base, d, source, "model")
+
+
+def _released_model_config(name: str, source: str) -> dict[str, Any]:
+    """The saved config of a released model (name or folder) as a ``[model]`` base."""
+    from protok.errors import ModelNotFoundError
+    from protok.models.io import read_config
+
+    try:
+        config, _ = read_config(name)
+    except ModelNotFoundError:
+        raise ConfigError(
+            f"{source}: model.preset {name!r} is neither a preset ({sorted(MODEL_PRESETS)}) nor a model"
+        ) from None
+    return config.to_dict()
 
 
 def _deep_update(base: dict[str, Any], upd: dict[str, Any], source: str, prefix: str) -> dict[str, Any]:
@@ -380,7 +428,8 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     """Read a TOML / YAML / JSON config file, apply ``KEY=VALUE`` overrides, validate.
 
     Relative ``data.promod3``, ``data.scop`` and ``data.structures`` paths are resolved against the
-    config file's folder; ``run.out_dir`` stays relative to the current directory.
+    config file's folder; ``run.out_dir`` stays relative to the current directory. A top-level
+    ``extends = "other.toml"`` (relative to the file) reads that config first and puts this one on top.
 
     Raises
     ------
@@ -388,7 +437,29 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
         Unreadable file, syntax error, unknown key, wrong type or out-of-range value.
     """
     path = Path(path)
+    raw = apply_overrides(_read_extended(path), overrides)
+    return TrainConfig.from_dict(raw, source=str(path))
+
+
+def _read_extended(path: Path, children: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The raw config of ``path`` on top of the one its ``extends`` names (a file relative to it, itself
+    possibly extending another): tables merge key by key, other values replace. Data paths are resolved
+    against the folder of the file that sets them."""
     raw = _read_raw(path)
     _resolve_data_paths(raw, path.resolve().parent)
-    raw = apply_overrides(raw, overrides)
-    return TrainConfig.from_dict(raw, source=str(path))
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    if not isinstance(parent, str):
+        raise ConfigError(f"{path}: extends must be the path of a config file, got {parent!r}")
+    parent_path = (path.resolve().parent / parent).resolve()
+    if parent_path in (*children, path.resolve()):
+        raise ConfigError(f"{path}: extends {parent!r} makes a cycle")
+    return _merge_tables(_read_extended(parent_path, (*children, path.resolve())), raw)
+
+
+def _merge_tables(base: dict[str, Any], upd: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in upd.items():
+        out[k] = _merge_tables(out[k], v) if isinstance(out.get(k), dict) and isinstance(v, dict) else v
+    return out

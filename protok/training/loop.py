@@ -21,7 +21,7 @@ import random
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 import torch
@@ -54,6 +54,9 @@ from protok.training.distributed import (
 )
 from protok.training.logging import MetricsLogger
 from protok.training.optim import adamw_decay_matrices, warmup_cosine
+
+if TYPE_CHECKING:
+    from protok.training.distill import Distiller
 
 __all__ = ["Trainer", "build_optimizer", "lr_at", "train", "validate"]
 
@@ -334,6 +337,8 @@ class Trainer:
         self.cpu_s = 0.0
         #: Step a warm start (``run.init_from``) began at; the learning rate re-warms from there.
         self.init_step: int | None = None
+        #: The frozen teacher of a distillation run (``distill.teacher``), else None.
+        self.distiller: Distiller | None = None
 
     # ------------------------------------------------------------------------------------- helpers
     def _autocast(self) -> Any:
@@ -394,6 +399,7 @@ class Trainer:
                     )
                 },
                 "validation": self.last_val,
+                "distilled_from": cfg.distill.teacher or None,
                 "world_size": self.dist.world_size if self.dist else 1,
                 "device": str(self.dist.device) if self.dist else "cpu",
             }
@@ -439,8 +445,14 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------- setup
     def _build(self, d: DistInfo) -> None:
-        """The model on this rank's device (parameters equal on every rank) and its optimizer."""
+        """The model on this rank's device (parameters equal on every rank) and its optimizer (with a
+        distillation teacher, the model's shared parts are the teacher's, frozen, and left out of it)."""
         self.model = self.model_factory(self.config.model).to(d.device)
+        if self.config.distill.teacher:
+            from protok.training.distill import Distiller
+
+            self.distiller = Distiller(self.config.distill, d.device)
+            self.distiller.prepare(self.model)
         broadcast_parameters(self.model)
         self.optimizer = build_optimizer(self.model, self.config.optim)
 
@@ -538,7 +550,7 @@ class Trainer:
         progress = self.step / total
         batch = batch.to(self.dist.device)
         with self._autocast():
-            out = model(batch, progress)
+            out = self.distiller.step(model, batch) if self.distiller else model(batch, progress)
         optimizer.zero_grad(set_to_none=True)
         out.loss.backward()
         all_reduce_gradients(model)
@@ -593,7 +605,7 @@ class Trainer:
             self.model,
             val_loader,
             device=self.dist.device,
-            progress=self.step / total,
+            progress=1.0 if self.distiller else self.step / total,  # a student's tokens are discrete
             autocast=self._autocast,
         )
         logger.log({"split": "val", "step": self.step, "epoch": epoch, **self.last_val})

@@ -67,3 +67,28 @@ def test_rotated_pdb_copy_changes_few_tokens(result: dict[str, Any]) -> None:
 def test_summary_table_names_both_forms_and_3di(script: ModuleType, result: dict[str, Any]) -> None:
     text = script.format_summary(result["summary"])
     assert "decoder_atoms" in text and "idealized" in text and "3Di" in text and "rotated" in text
+
+
+def test_agreement_with_a_reference_model(script: ModuleType, structures_dir: Path) -> None:
+    chains = [read_structure(structures_dir / f).chains[0] for f in FILES]
+    tok = protok.load()
+    itself = script.agreement(tok, tok, chains)
+    assert itself["same"] == itself["compared"] > 0 and itself["share"] == 1.0
+    other = script.agreement(tok, protok.load("protok-provq-small-v1"), chains)
+    assert other["compared"] == itself["compared"] and 0.0 <= other["share"] < 0.5
+    summary = {**_summary_stub(), "agreement": {"reference": "v1", **other}}
+    assert "same token as v1" in script.format_summary(summary)
+
+
+def _summary_stub() -> dict[str, Any]:
+    return {
+        "chains": 0,
+        "residues": 0,
+        "reconstruction": {},
+        "validity": {},
+        "codes_used": 0,
+        "codebook_size": 1,
+        "usage": 0.0,
+        "perplexity": 1.0,
+        "robustness": {},
+    }

@@ -14,7 +14,6 @@ from protok.graph import GraphBatch, graph_fields
 from protok.models import encoder_ops
 from protok.models.encoder_config import EncoderConfig
 from protok.models.encoder_ops import (
-    FastUVU,
     NeighbourTable,
     encoder_inputs,
     node_blocks,
@@ -71,10 +70,6 @@ V2_LIKE = replace(V1_LIKE, num_layers=5, k=32)
 ODD = replace(V1_LIKE, scalar_channels=12, vector_channels=5, radial_hidden=20, k=5, num_layers=2)
 
 
-def _unblocked(self: FastUVU, x, sh, edge_emb, radial, src, table):
-    return self.aggregate(x, sh, radial(edge_emb), src, table)
-
-
 def _random_plain(cfg: EncoderConfig, seed: int) -> PlainTorchEncoder:
     torch.manual_seed(seed)
     enc = PlainTorchEncoder(cfg).eval()
@@ -111,9 +106,8 @@ def test_blocked_encoder_equals_unblocked_bits(
     with torch.inference_mode():
         monkeypatch.setattr(encoder_ops, "EDGE_BLOCK", block)
         got = enc(batch)
-        monkeypatch.setattr(encoder_ops, "EDGE_BLOCK", 10**9)  # one block: the plain product ...
-        monkeypatch.setattr(FastUVU, "aggregate_radial", _unblocked)  # ... and the plain sums
-        want = enc(batch)
+        with encoder_ops.unblocked():  # one block: the plain product and the plain sums
+            want = enc(batch)
     assert torch.equal(got, want)
 
 

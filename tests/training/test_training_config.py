@@ -51,7 +51,7 @@ def test_round_trip_through_dict_and_yaml(tmp_path: Path) -> None:
         ("data.batch_size=2.5", "data.batch_size must be an integer"),
         ("run.bf16=1", "run.bf16 must be true or false"),
         ("model.quantizer.kindd=vq", "model.quantizer.kindd"),
-        ("model.preset=huge", "model.preset 'huge' unknown"),
+        ("model.preset=huge", "model.preset 'huge' is neither a preset"),
         ("optim.betas=[0.9]", "optim.betas must have two values"),
         ("run.total_steps=0", "run.total_steps must be >= 1"),
         ("nonsense.x=1", "unknown key(s) nonsense for TrainConfig"),
@@ -113,3 +113,31 @@ def test_model_table_without_preset_starts_from_the_defaults() -> None:
 def test_every_shipped_config_loads(path: Path) -> None:
     cfg = load_config(path)
     assert cfg.run.total_steps > 0 and cfg.model.quantizer.codebook_size > 0
+
+
+def test_extends_puts_a_config_on_top_of_another(tmp_path: Path) -> None:
+    base_dir, child_dir = tmp_path / "base", tmp_path / "child"
+    base_dir.mkdir()
+    child_dir.mkdir()
+    (base_dir / "base.toml").write_text(
+        '[model]\npreset = "small"\n[model.encoder]\nnum_layers = 5\nk = 32\n'
+        '[data]\npromod3 = "data/chains.npz"\ncrop_length = 128\n[optim]\nlr = 0.002\n'
+    )
+    (child_dir / "child.toml").write_text(
+        'extends = "../base/base.toml"\n[model.encoder]\nk = 16\n[data]\ncrop_length = 256\n'
+    )
+    cfg = load_config(child_dir / "child.toml", ["optim.lr=0.001"])
+    assert (cfg.model.encoder.num_layers, cfg.model.encoder.k) == (5, 16)  # tables merge key by key
+    assert cfg.data.crop_length == 256 and cfg.optim.lr == 0.001
+    assert cfg.data.promod3 == str((base_dir / "data" / "chains.npz").resolve())  # the base's own folder
+
+    (tmp_path / "a.toml").write_text('extends = "b.toml"\n')
+    (tmp_path / "b.toml").write_text('extends = "a.toml"\n')
+    with pytest.raises(ConfigError, match="makes a cycle"):
+        load_config(tmp_path / "a.toml")
+    (tmp_path / "c.toml").write_text("extends = 3\n")
+    with pytest.raises(ConfigError, match="extends must be the path"):
+        load_config(tmp_path / "c.toml")
+    (tmp_path / "d.toml").write_text('extends = "missing.toml"\n')
+    with pytest.raises(ConfigError, match="missing.toml: cannot read"):
+        load_config(tmp_path / "d.toml")
