@@ -35,10 +35,12 @@ MODEL_REGISTRY: dict[str, str] = {
     "protok-provq-small-v0": "protok-provq-small-v0",
     "protok-provq-small-v1": "protok-provq-small-v1",
     "protok-provq-small-v2": "protok-provq-small-v2",
+    "protok-provq-small-v2-fast": "protok-provq-small-v2-fast",
+    "protok-provq-small-v2.1": "protok-provq-small-v2.1",
 }
 
 #: The model used when none is named.
-DEFAULT_MODEL: str = "protok-provq-small-v2"
+DEFAULT_MODEL: str = "protok-provq-small-v2.1"
 
 
 def list_models() -> list[str]:
