@@ -79,6 +79,7 @@ class Distiller:
             not read the teacher's tokens as the teacher does.
         """
         teacher_state = self.teacher.state_dict()
+        frozen_roots = _frozen_roots(self.teacher)
         copied = 0
         with torch.no_grad():
             for name, tensor in student.state_dict(keep_vars=True).items():
@@ -89,7 +90,7 @@ class Distiller:
                         tensor.copy_(source)
                         copied += 1
                     continue
-                if name.split(".", 1)[0] not in _frozen_roots(self.teacher):
+                if name.split(".", 1)[0] not in frozen_roots:
                     continue  # a training-only head the released teacher has not got
                 if not same:
                     raise ConfigError(
