@@ -273,6 +273,11 @@ class TrainConfig:
             (self.run.log_every >= 1, "run.log_every must be >= 1"),
             (self.run.val_every >= 0, "run.val_every must be >= 0"),
             (self.run.stop_at >= 0, "run.stop_at must be >= 0"),
+            (self.distill.temperature > 0, "distill.temperature must be > 0"),
+            (
+                self.distill.vector_weight >= 0 and self.distill.code_weight >= 0,
+                "distill.vector_weight and distill.code_weight must be >= 0",
+            ),
             (
                 _valid_schedule(self.data.crop_schedule),
                 "data.crop_schedule must be [start, crop, batch] "
@@ -331,14 +336,18 @@ def _released_model_config(name: str, source: str) -> dict[str, Any]:
     return config.to_dict()
 
 
-def _deep_update(base: dict[str, Any], upd: dict[str, Any], source: str, prefix: str) -> dict[str, Any]:
+def _deep_update(
+    base: dict[str, Any], upd: dict[str, Any], source: str, prefix: str, *, strict: bool = True
+) -> dict[str, Any]:
+    """``base`` with ``upd`` on top: tables merge key by key, other values replace. ``strict``: a key
+    ``base`` lacks is an error (naming ``source`` and the dotted key) instead of an addition."""
     out = copy.deepcopy(base)
     for k, v in upd.items():
-        key = f"{prefix}.{k}"
-        if k not in out:
+        key = f"{prefix}.{k}" if prefix else k
+        if strict and k not in out:
             raise ConfigError(f"{source}: unknown key {key!r}; known: {sorted(out)}")
-        if isinstance(out[k], dict) and isinstance(v, dict):
-            out[k] = _deep_update(out[k], v, source, key)
+        if isinstance(out.get(k), dict) and isinstance(v, dict):
+            out[k] = _deep_update(out[k], v, source, key, strict=strict)
         else:
             out[k] = v
     return out
@@ -455,11 +464,6 @@ def _read_extended(path: Path, children: tuple[Path, ...] = ()) -> dict[str, Any
     parent_path = (path.resolve().parent / parent).resolve()
     if parent_path in (*children, path.resolve()):
         raise ConfigError(f"{path}: extends {parent!r} makes a cycle")
-    return _merge_tables(_read_extended(parent_path, (*children, path.resolve())), raw)
-
-
-def _merge_tables(base: dict[str, Any], upd: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for k, v in upd.items():
-        out[k] = _merge_tables(out[k], v) if isinstance(out.get(k), dict) and isinstance(v, dict) else v
-    return out
+    return _deep_update(
+        _read_extended(parent_path, (*children, path.resolve())), raw, str(path), "", strict=False
+    )
