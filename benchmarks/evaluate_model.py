@@ -53,7 +53,7 @@ from protok.bench.scores import change_count, perplexity
 from protok.bench.tasks.robustness import noisy_copies, pdb_rigid_copy
 from protok.metrics import backbone_rmsd, ca_rmsd, lddt_ca, tm_score
 from protok.structures import ProteinChain, bonded_ca_ok, ca_clashes, peptide_bonds_ok
-from protok.tokenizer import Tokenizer
+from protok.tokenizer import TokenizedChain, Tokenizer
 
 #: Reconstruction metrics, per chain and summarised.
 RECONSTRUCTION = ("ca_rmsd", "bb_rmsd", "tm", "lddt_ca")
@@ -152,13 +152,15 @@ def evaluate(
     *,
     noise: float = NOISE,
     seed: int = SEED,
+    reference: tuple[str, Tokenizer] | None = None,
 ) -> dict[str, Any]:
     """Every metric of this module on ``chains``: ``{"summary": {...}, "chains": [one row per chain]}``.
 
     The summary holds the metrics only; :func:`main` adds what describes the run (model, command, split).
     ``seed`` seeds the noise (one generator over the chains in order) and the rigid motion of chain ``j``
     (``seed + j``). Tokens of a rotated copy are compared residue by residue (same number and insertion
-    code) with those of the input chain.
+    code) with those of the input chain. ``reference`` (a name and its tokenizer) adds ``agreement``: the
+    share of the input chains' tokens that model gives too.
     """
     three_di = ThreeDiAdapter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -190,14 +192,20 @@ def evaluate(
         }
         rows.append({"id": cid, **chain_row(tok, chain, encoded["input"][j].tokens), "changed": changed})
     summary = summarise(rows, tokens["model"]["input"], tok.vocab.codebook_size, noise=noise, seed=seed)
+    if reference is not None:
+        name, ref_tok = reference
+        summary["agreement"] = {"reference": name, **agreement(encoded["input"], ref_tok, chains)}
     return {"summary": summary, "chains": rows}
 
 
-def agreement(tok: Tokenizer, reference: Tokenizer, chains: Sequence[ProteinChain]) -> dict[str, float | int]:
-    """Residues given the same token by ``tok`` and by ``reference`` (e.g. a distilled model and its
-    teacher), over the residues both give a token: ``same``, ``compared``, ``share``."""
+def agreement(
+    encoded: Sequence[TokenizedChain], reference: Tokenizer, chains: Sequence[ProteinChain]
+) -> dict[str, float | int]:
+    """Residues of ``chains`` given the same token in ``encoded`` (a model's tokens of them) and by
+    ``reference`` (e.g. a distilled model and its teacher), over the residues both give a token:
+    ``same``, ``compared``, ``share``."""
     same = compared = 0
-    for a, b in zip(tok.encode_chains(chains), reference.encode_chains(chains), strict=True):
+    for a, b in zip(encoded, reference.encode_chains(chains), strict=True):
         both = a.mask & b.mask
         same += int((a.tokens[both] == b.tokens[both]).sum())
         compared += int(both.sum())
@@ -333,13 +341,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         [data.store.ids[i] for i in val],
         noise=args.noise,
         seed=args.seed,
+        reference=(args.reference, protok.load(args.reference)) if args.reference else None,
     )
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    if args.reference:
-        result["summary"]["agreement"] = {
-            "reference": args.reference,
-            **agreement(tok, protok.load(args.reference), [data.store.get(i) for i in val]),
-        }
     summary = {
         "model": args.model or "default",
         "card_name": tok.card.get("name"),

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from protok.config import config_from_dict, config_to_dict
-from protok.errors import ConfigError
+from protok.errors import ConfigError, ModelNotFoundError
 from protok.models.model import MODEL_PRESETS, ModelConfig
 
 __all__ = [
@@ -324,7 +324,6 @@ def _model_dict(d: object, source: str) -> dict[str, Any]:
 
 def _released_model_config(name: str, source: str) -> dict[str, Any]:
     """The saved config of a released model (name or folder) as a ``[model]`` base."""
-    from protok.errors import ModelNotFoundError
     from protok.models.io import read_config
 
     try:

@@ -110,7 +110,8 @@ class Distiller:
 
     def step(self, student: Any, batch: Any) -> Any:
         """The distillation loss of ``batch`` as a :class:`~protok.models.model.ModelOutput`-like record:
-        ``loss`` (= ``losses["distill"]``) and ``stats`` (``disagreement``)."""
+        ``loss`` (the weighted sum of ``losses["distill_vector"]`` and ``losses["distill_code"]``) and
+        ``stats`` (``disagreement``)."""
         from protok.graph.build import regraph
         from protok.models.consistency import consistency_loss
 

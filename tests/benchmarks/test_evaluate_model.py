@@ -72,9 +72,10 @@ def test_summary_table_names_both_forms_and_3di(script: ModuleType, result: dict
 def test_agreement_with_a_reference_model(script: ModuleType, structures_dir: Path) -> None:
     chains = [read_structure(structures_dir / f).chains[0] for f in FILES]
     tok = protok.load()
-    itself = script.agreement(tok, tok, chains)
+    encoded = tok.encode_chains(chains)
+    itself = script.agreement(encoded, tok, chains)
     assert itself["same"] == itself["compared"] > 0 and itself["share"] == 1.0
-    other = script.agreement(tok, protok.load("protok-provq-small-v1"), chains)
+    other = script.agreement(encoded, protok.load("protok-provq-small-v1"), chains)
     assert other["compared"] == itself["compared"] and 0.0 <= other["share"] < 0.5
     summary = {**_summary_stub(), "agreement": {"reference": "v1", **other}}
     assert "same token as v1" in script.format_summary(summary)
