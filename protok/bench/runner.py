@@ -42,7 +42,7 @@ from protok.bench.tasks.robustness import robustness_tokens
 from protok.bench.tasks.sensitivity import sample_pairs, tm_scores
 from protok.errors import TokenizerNotApplicableError
 
-__all__ = ["flex_note", "run_bench", "tokenize_dataset"]
+__all__ = ["flex_note", "reconstruction_ids", "robustness_ids", "run_bench", "tokenize_dataset"]
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,11 @@ def robustness_ids(ds: BenchDataset, suite: SuiteConfig) -> list[str]:
     rng = np.random.default_rng(suite.seed)
     scop_ids = sorted(ds.scop)
     return sorted(rng.choice(scop_ids, min(suite.n_robust, len(scop_ids)), replace=False).tolist())
+
+
+def reconstruction_ids(ds: BenchDataset, suite: SuiteConfig) -> list[str]:
+    """The chains the reconstruction task decodes: the first ``suite.n_recon`` fold-test chains by id."""
+    return sorted(ds.splits["scop"].tests.get("fold_test", ()))[: suite.n_recon]
 
 
 @dataclass
@@ -211,8 +216,7 @@ def _plan(ds: BenchDataset, suite: SuiteConfig, cache: ArrayCache) -> _Plan:
     tm_arr, _ = cache.get_or_compute(
         "tm", hash_parts(ds.key, pairs), lambda: ({"tm": tm_scores(ds, pairs)}, {"pairs": pairs})
     )
-    test_ids = sorted(ds.splits["scop"].tests.get("fold_test", ()))
-    return _Plan(pairs, tm_arr["tm"], robustness_ids(ds, suite), test_ids[: suite.n_recon])
+    return _Plan(pairs, tm_arr["tm"], robustness_ids(ds, suite), reconstruction_ids(ds, suite))
 
 
 def _score_tokenizer(

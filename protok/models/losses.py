@@ -107,6 +107,9 @@ class LossConfig:
         Weight of the token-local head's loss (0 = off, no head; :mod:`protok.models.token_local`).
     token_local_hidden : int
         Hidden width of the token-local head.
+    token_local_window : int
+        W: the token-local head also predicts the CA distances from residue i to i±2 .. i±W (< 2 = not;
+        :mod:`protok.models.token_local`), under the same weight.
     """
 
     distance_weight: float = 1.0
@@ -131,6 +134,7 @@ class LossConfig:
     consistency_noise: float = 0.1
     token_local_weight: float = 0.0
     token_local_hidden: int = 128
+    token_local_window: int = 0
 
     def __post_init__(self) -> None:
         for name in ("consistency_weight", "consistency_noise", "token_local_weight"):
@@ -138,6 +142,8 @@ class LossConfig:
                 raise ConfigError(f"LossConfig: {name} must be >= 0, got {getattr(self, name)}")
         if self.token_local_hidden < 1:
             raise ConfigError(f"LossConfig: token_local_hidden must be >= 1, got {self.token_local_hidden}")
+        if self.token_local_window < 0:
+            raise ConfigError(f"LossConfig: token_local_window must be >= 0, got {self.token_local_window}")
 
 
 def unclamped_share(config: LossConfig, progress: float) -> float:

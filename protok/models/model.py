@@ -44,7 +44,13 @@ from protok.models.decoder import Decoder, DecoderConfig
 from protok.models.encoder_config import ENCODER_PRESETS, EncoderConfig
 from protok.models.encoder_torch import PlainTorchEncoder
 from protok.models.losses import LossConfig, reconstruction_losses
-from protok.models.token_local import TokenLocalHead, token_local_loss, token_local_targets
+from protok.models.token_local import (
+    TokenLocalHead,
+    token_local_loss,
+    token_local_targets,
+    token_window_loss,
+    token_window_targets,
+)
 from protok.quantizers.base import Quantizer
 from protok.quantizers.config import QuantizerConfig
 from protok.quantizers.distributed import get_rank
@@ -266,7 +272,10 @@ class ProtokModel(nn.Module):
         self._noise_generators: dict[str, torch.Generator] = {}
         self.token_local_head: TokenLocalHead | None = None
         if config.loss.token_local_weight > 0 and not inference:
-            self.token_local_head = TokenLocalHead(d, config.loss.token_local_hidden)
+            loss_cfg = config.loss
+            self.token_local_head = TokenLocalHead(
+                d, loss_cfg.token_local_hidden, loss_cfg.token_local_window
+            )
 
     @property
     def continuous(self) -> bool:
@@ -405,6 +414,14 @@ class ProtokModel(nn.Module):
                 local_t, local_ok = token_local_targets(target.float(), atom_mask, ci, cb)
                 losses["token_local"] = token_local_loss(pred_local, local_t, local_ok)
             loss = loss + cfg.token_local_weight * losses["token_local"]
+            if self.token_local_head.window_net is not None:
+                pred_window, _ = to_dense_batch(self.token_local_head.distances(quantized), bvec)
+                with full_precision(target.device):
+                    window_t, window_ok = token_window_targets(
+                        target.float(), atom_mask, ci, cb, cfg.token_local_window
+                    )
+                    losses["token_window"] = token_window_loss(pred_window, window_t, window_ok)
+                loss = loss + cfg.token_local_weight * losses["token_window"]
         with torch.no_grad():
             pred = out.coords.detach()
             stats["ca_rmsd"] = _nanmean(ca_rmsd(pred, target, atom_mask))

@@ -20,7 +20,15 @@ phi, psi and omega as :func:`biotite.structure.dihedral_backbone` assigns them (
 after residue i), the CA virtual angle and dihedral as :func:`protok.bench.adapters.local_geometry_features`.
 An angle whose atoms cross a chain end or break, or need a residue without N, CA or C, is masked out.
 The loss (:func:`token_local_loss`) is the squared error of each predicted (cos, sin) pair, mean over valid
-angles. The head is a training aid: :class:`~protok.models.model.ProtokModel` builds it for training only,
+angles.
+
+With ``loss.token_local_window = W`` (>= 2) the head also predicts the CA(i)-CA(i+k) distances for
+``k = ±2 .. ±W`` (:func:`token_window_offsets`; in units of :data:`WINDOW_DISTANCE_SCALE`), masked unless every
+bond from i to i+k exists: the conformation of the stretch around residue i that secondary structure is made
+of (3Di's and the benchmark's random control describe a residue by such a window), not only its own angles.
+Their loss (:func:`token_window_loss`) is the squared error, mean over valid distances.
+
+The head is a training aid: :class:`~protok.models.model.ProtokModel` builds it for training only,
 and released weights leave it out.
 """
 
@@ -33,10 +41,21 @@ from protok.graph.frames import normalize
 from protok.models.encoder_ops import mlp
 from protok.models.losses import bonded_next, dihedral_cos_sin, masked_mean
 
-__all__ = ["TOKEN_LOCAL_ANGLES", "TokenLocalHead", "token_local_loss", "token_local_targets"]
+__all__ = [
+    "TOKEN_LOCAL_ANGLES",
+    "WINDOW_DISTANCE_SCALE",
+    "TokenLocalHead",
+    "token_local_loss",
+    "token_local_targets",
+    "token_window_loss",
+    "token_window_offsets",
+    "token_window_targets",
+]
 
 #: The angles the head predicts, in output order (each as cos, sin).
 TOKEN_LOCAL_ANGLES: tuple[str, ...] = ("phi", "psi", "omega", "ca_angle", "ca_dihedral")
+#: Å per unit of the window distances the head predicts (CA-CA distances of 5-15 Å become 1-3).
+WINDOW_DISTANCE_SCALE: float = 5.0
 
 
 class TokenLocalHead(nn.Module):
@@ -48,14 +67,26 @@ class TokenLocalHead(nn.Module):
         D, the decoder input (code) dimension.
     hidden : int
         Width of the two hidden layers.
+    window : int
+        W: also predict the CA distances to residues i±2 .. i±W (:meth:`distances`); < 2 = none.
     """
 
-    def __init__(self, dim: int, hidden: int) -> None:
+    def __init__(self, dim: int, hidden: int, window: int = 0) -> None:
         super().__init__()
         self.net = mlp([dim, hidden, hidden, 2 * len(TOKEN_LOCAL_ANGLES)])
+        self.window = window
+        n_dist = len(token_window_offsets(window))
+        #: Predicts the window distances (:meth:`distances`); None without a window.
+        self.window_net = mlp([dim, hidden, hidden, n_dist]) if n_dist else None
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x).unflatten(-1, (len(TOKEN_LOCAL_ANGLES), 2))
+
+    def distances(self, x: Tensor) -> Tensor:
+        """The window distances (..., len(token_window_offsets(window))) from residue vectors (..., D)."""
+        if self.window_net is None:
+            raise ValueError("TokenLocalHead: built without a window (loss.token_local_window < 2)")
+        return self.window_net(x)
 
 
 def _shifted(x: Tensor, offset: int) -> Tensor:
@@ -134,3 +165,67 @@ def token_local_loss(pred: Tensor, targets: Tensor, valid: Tensor) -> Tensor:
     Tensor, scalar, float32
     """
     return masked_mean((pred.float() - targets.float()).pow(2).sum(-1), valid)
+
+
+def token_window_offsets(window: int) -> tuple[int, ...]:
+    """Sequence offsets of the window distances: ``-W .. -2, 2 .. W`` (none for ``W < 2``).
+
+    >>> token_window_offsets(4)
+    (-4, -3, -2, 2, 3, 4)
+    """
+    if window < 2:
+        return ()
+    return (*range(-window, -1), *range(2, window + 1))
+
+
+@torch.no_grad()
+def token_window_targets(
+    coords: Tensor, atom_mask: Tensor, chain_idx: Tensor, chain_break: Tensor, window: int
+) -> tuple[Tensor, Tensor]:
+    """CA(i)-CA(i+k) / :data:`WINDOW_DISTANCE_SCALE` for the :func:`token_window_offsets` k, and which exist.
+
+    A distance exists when every residue from i to i+k is bonded to the next (:func:`bonded_next`: same
+    segment, N, CA and C present), so no window reaches across a chain end or break.
+
+    Parameters
+    ----------
+    coords : Tensor, shape=(B, L, 4, 3)
+    atom_mask : Tensor, shape=(B, L, 4), dtype=bool
+    chain_idx : Tensor, shape=(B, L), dtype=long
+    chain_break : Tensor, shape=(B, L), dtype=bool
+    window : int
+        W >= 2.
+
+    Returns
+    -------
+    targets : Tensor, shape=(B, L, 2 (W - 1)), float32
+        0 where the distance does not exist.
+    valid : Tensor, shape=(B, L, 2 (W - 1)), dtype=bool
+    """
+    offsets = token_window_offsets(window)
+    if not offsets:
+        raise ValueError(f"token_window_targets: window must be >= 2, got {window}")
+    ca = coords.float()[..., 1, :]
+    nxt = bonded_next(atom_mask, chain_idx, chain_break)
+    # reach[k - 1][:, i]: residues i .. i+k are bonded in a row.
+    reach = [nxt]
+    for k in range(2, window + 1):
+        reach.append(reach[-1] & _shifted(nxt, k - 1))
+    dists, valid = [], []
+    for k in offsets:
+        ok = reach[abs(k) - 1] if k > 0 else _shifted(reach[abs(k) - 1], k)
+        dists.append(torch.linalg.vector_norm(_shifted(ca, k) - ca, dim=-1) / WINDOW_DISTANCE_SCALE)
+        valid.append(ok)
+    targets, ok = torch.stack(dists, -1), torch.stack(valid, -1)
+    return torch.where(ok, targets, torch.zeros((), device=ca.device)), ok
+
+
+def token_window_loss(pred: Tensor, targets: Tensor, valid: Tensor) -> Tensor:
+    """Squared error of the predicted window distances, mean over valid ones (scalar, float32).
+
+    Parameters
+    ----------
+    pred, targets : Tensor, shape=(B, L, n)
+    valid : Tensor, shape=(B, L, n), dtype=bool
+    """
+    return masked_mean((pred.float() - targets.float()).pow(2), valid)

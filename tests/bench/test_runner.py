@@ -142,3 +142,18 @@ def test_flex_note_says_how_to_enable_the_task(tmp_path):
         "install theseus-examples (/usr/share/doc/theseus/examples) or pass --flex-dir)"
     )
     assert flex_note(Path(SHIPPED_FLEX), 20) == "flexibility task: 20 full-atom files shipped with protok"
+
+
+def test_reconstruction_and_robustness_chains_are_drawn_from_the_bench_splits(data_dir, tmp_path):
+    from protok.bench.cache import ArrayCache
+    from protok.bench.dataset import prepare_dataset
+    from protok.bench.runner import reconstruction_ids, robustness_ids
+
+    suite = _tiny()
+    ds = prepare_dataset(suite, data_dir=data_dir, cache=ArrayCache(tmp_path / "cache"))
+    recon = reconstruction_ids(ds, suite)
+    fold_test = set(ds.splits["scop"].tests["fold_test"])
+    assert len(recon) == suite.n_recon and recon == sorted(recon) and set(recon) <= fold_test
+    assert recon == sorted(fold_test)[: suite.n_recon]
+    robust = robustness_ids(ds, suite)
+    assert len(robust) == suite.n_robust and set(robust) <= set(ds.scop)

@@ -13,7 +13,15 @@ from torch_geometric.utils import to_dense_batch
 from protok.errors import CheckpointError
 from protok.models import ProtokModel, load_model, save_model
 from protok.models.io import load_weights_into
-from protok.models.token_local import TOKEN_LOCAL_ANGLES, token_local_loss, token_local_targets
+from protok.models.token_local import (
+    TOKEN_LOCAL_ANGLES,
+    WINDOW_DISTANCE_SCALE,
+    token_local_loss,
+    token_local_targets,
+    token_window_loss,
+    token_window_offsets,
+    token_window_targets,
+)
 
 
 def _dense(batch):
@@ -25,8 +33,9 @@ def _dense(batch):
     return coords, mask & pad[..., None], ci, cb
 
 
-def _with_head(cfg, weight: float = 1.0):
-    return dataclasses.replace(cfg, loss=dataclasses.replace(cfg.loss, token_local_weight=weight))
+def _with_head(cfg, weight: float = 1.0, window: int = 0):
+    loss = dataclasses.replace(cfg.loss, token_local_weight=weight, token_local_window=window)
+    return dataclasses.replace(cfg, loss=loss)
 
 
 def test_targets_match_biotite_on_ubiquitin(structures_dir, ubiquitin, graph_of):
@@ -127,3 +136,60 @@ def test_head_is_training_only_and_left_out_of_released_weights(tmp_path, tiny_c
     # training resume needs the head's weights: strict by default
     with pytest.raises(CheckpointError, match="token_local_head"):
         load_weights_into(ProtokModel(cfg), shipped / "model.safetensors")
+
+
+def test_window_targets_are_ca_distances_on_ubiquitin(ubiquitin, graph_of):
+    assert token_window_offsets(4) == (-4, -3, -2, 2, 3, 4) and token_window_offsets(1) == ()
+    targets, valid = token_window_targets(*_dense(graph_of(ubiquitin)), window=4)
+    targets, valid = targets[0].numpy(), valid[0].numpy()
+    ca = ubiquitin.coords[:, 1].astype(np.float64)
+    n = len(ca)
+    for col, k in enumerate(token_window_offsets(4)):
+        inside = np.array([0 <= i + k < n for i in range(n)])
+        assert np.array_equal(valid[:, col], inside), k  # one unbroken chain: valid wherever i + k exists
+        want = np.linalg.norm(ca[np.flatnonzero(inside) + k] - ca[inside], axis=1) / WINDOW_DISTANCE_SCALE
+        np.testing.assert_allclose(targets[inside, col], want, atol=1e-5)
+        assert (targets[~inside, col] == 0).all()
+    with pytest.raises(ValueError, match="window"):
+        token_window_targets(*_dense(graph_of(ubiquitin)), window=1)
+
+
+def test_window_targets_never_reach_across_breaks_or_chains(two_chains_with_breaks, graph_of):
+    a, b = two_chains_with_breaks  # a breaks between residues 29 and 30
+    _, valid = token_window_targets(*_dense(graph_of([a, b])), window=3)
+    v = valid[0]
+    col = {k: i for i, k in enumerate(token_window_offsets(3))}
+    assert v[27, col[2]] and not v[28, col[2]] and not v[29, col[2]] and v[30, col[2]]
+    assert not v[27, col[3]] and v[26, col[3]] and v[30, col[3]]
+    assert not v[31, col[-2]] and v[32, col[-2]] and not v[32, col[-3]] and v[33, col[-3]]
+    end = len(a)
+    assert (
+        not v[end - 1, col[2]] and not v[end - 2, col[2]] and not v[end, col[-2]] and not v[end + 1, col[-2]]
+    )
+    assert not v[len(a) + len(b) :].any()
+
+
+def test_window_head_learns_and_warm_starts_from_a_checkpoint_without_it(
+    tmp_path, tiny_config, ubiquitin, graph_of
+):
+    batch = graph_of(ubiquitin)
+    model = ProtokModel(_with_head(tiny_config, window=4)).train()
+    targets, valid = token_window_targets(*_dense(batch), window=4)
+    assert float(token_window_loss(targets, targets, valid)) == 0.0
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    seen = []
+    for _ in range(12):
+        out = model(batch, progress=0.5)
+        seen.append(float(out.losses["token_window"]))
+        opt.zero_grad()
+        out.loss.backward()
+        opt.step()
+    assert seen[-1] < 0.8 * seen[0], seen
+    assert "token_window" not in ProtokModel(_with_head(tiny_config)).train()(batch, progress=0.5).losses
+    # a checkpoint trained without the window (angles only) warm-starts a model with it: the window part
+    # of the training-only head starts fresh, everything else is copied
+    plain = save_model(ProtokModel(_with_head(tiny_config)), tmp_path / "plain")
+    windowed = ProtokModel(_with_head(tiny_config, window=4))
+    load_weights_into(windowed, plain / "model.safetensors", require_training_heads=False)
+    with pytest.raises(CheckpointError, match="window_net"):
+        load_weights_into(ProtokModel(_with_head(tiny_config, window=4)), plain / "model.safetensors")
