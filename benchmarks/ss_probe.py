@@ -5,6 +5,11 @@ code-vector lookup and MLP probe, SS8 and SS3 macro-F1 on the fold- and superfam
 but with one learning rate and one seed instead of the sweep and three seeds: a checkpoint's SS in about a
 minute once its tokens are cached. Numbers land within a few hundredths of the full run's.
 
+Beside the probe, each row has the tokens' secondary-structure purity on the fold-held-out test chains:
+``H(SS3|token)`` and ``H(SS8|token)`` (bits: what a token leaves unsaid about its residue's DSSP state) and the
+macro-F1 of the per-token majority state fitted on the training chains (a lookup table; the probe, which sees
+one token's vector, lands close to it).
+
     python benchmarks/ss_probe.py --tokenizers v2=protok-provq-small-v2,3di,random -o ss.json
 """
 
@@ -16,6 +21,49 @@ import json
 import time
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+
+SS8 = "HGIEBTSC"
+SS3_OF_8 = np.array([0, 0, 0, 1, 1, 2, 2, 2])  # H G I -> helix, E B -> strand, the rest -> coil
+
+
+def token_purity(ds: Any, tokens: dict[str, np.ndarray]) -> dict[str, float]:
+    """Conditional entropies of DSSP given the token and the per-token majority macro-F1 (fold test)."""
+    from protok.bench.scores import macro_f1
+
+    lut = {c: i for i, c in enumerate(SS8)}
+
+    def pooled(ids: Any) -> tuple[np.ndarray, np.ndarray]:
+        toks, labels = [], []
+        for c in ids:
+            dssp = ds.items[c].annotations.get("dssp")
+            if dssp is None:
+                continue
+            y = np.array([lut.get(x, -1) for x in dssp])
+            ok = (y >= 0) & (tokens[c] >= 0)
+            toks.append(tokens[c][ok])
+            labels.append(y[ok])
+        return np.concatenate(toks), np.concatenate(labels)
+
+    split = ds.splits["scop"]
+    t_train, y_train = pooled(split.train)
+    t_test, y_test = pooled(split.tests["fold_test"])
+    out: dict[str, float] = {}
+    for name, to_class in (("ss3", SS3_OF_8), ("ss8", np.arange(8))):
+        a, b = to_class[y_train], to_class[y_test]
+        counts = np.zeros((int(max(t_train.max(), t_test.max())) + 1, int(to_class.max()) + 1))
+        np.add.at(counts, (t_train, a), 1)
+        fallback = np.bincount(a).argmax()
+        majority = np.where(counts.sum(1) > 0, counts.argmax(1), fallback)
+        out[f"majority_{name}_macro_f1"] = round(macro_f1(b, majority[t_test]), 4)
+        test_counts = np.zeros_like(counts)
+        np.add.at(test_counts, (t_test, b), 1)
+        p = test_counts / np.maximum(test_counts.sum(1, keepdims=True), 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            h = -np.nansum(np.where(p > 0, p * np.log2(p), 0.0), axis=1)
+        out[f"H({name.upper()}|token)"] = round(float((test_counts.sum(1) * h).sum() / len(b)), 4)
+    return out
 
 
 def ss_scores(
@@ -47,6 +95,7 @@ def ss_scores(
         )
         row: dict[str, Any] = {"tokenizer": name, "model": path or kind}
         row.update({f"{r.split}/{r.metric}": round(r.value, 4) for r in results if r.metric.startswith("ss")})
+        row.update(token_purity(ds, tokens))
         row["seconds"] = round(time.perf_counter() - t0, 1)
         rows.append(row)
         print(json.dumps(row), flush=True)
