@@ -37,10 +37,11 @@ MODEL_REGISTRY: dict[str, str] = {
     "protok-provq-small-v2": "protok-provq-small-v2",
     "protok-provq-small-v2-fast": "protok-provq-small-v2-fast",
     "protok-provq-small-v2.1": "protok-provq-small-v2.1",
+    "protok-provq-small-v2.2": "protok-provq-small-v2.2",
 }
 
 #: The model used when none is named.
-DEFAULT_MODEL: str = "protok-provq-small-v2.1"
+DEFAULT_MODEL: str = "protok-provq-small-v2.2"
 
 
 def list_models() -> list[str]:
