@@ -11,6 +11,11 @@ repository as ONE file, replaced each time, never piled up:
   validation, the plateau test below, the command);
 * ``restore`` unpacks that file into a fresh ``RUN_DIR`` so that ``--resume`` continues from it.
 
+``snapshot --weights-only`` leaves the optimizer state out (two thirds of a small model's checkpoint, for a
+repository that has to stay small): the restored checkpoint then starts the next phase as a warm start,
+``protok train CONFIG --set run.init_from=RUN_DIR/checkpoints/step_N`` (same weights, step and schedules; a
+fresh optimizer, re-warmed), as every fine-tune phase of the shipped models began.
+
 A fine-tune phase (``run.init_from``: the run starts from another run's checkpoint, its step and schedules)
 is snapshotted with ``--parent PARENT_RUN_DIR``: the curve and the plateau test then hold the parent's rows
 up to the step the phase began at, followed by the phase's own rows, with the switch marked on the plot.
@@ -38,6 +43,8 @@ from protok.training.checkpoint import load_trainer_state
 REPO = Path(__file__).resolve().parent.parent
 STATE_DIR = REPO / "benchmarks" / "checkpoints" / "long_run"
 CURVE_DIR = REPO / "benchmarks" / "results" / "long_run"
+#: The optimizer state's file in a checkpoint folder (left out by ``--weights-only``).
+OPTIMIZER_FILE = "optimizer.safetensors"
 
 
 def _rows(run_dir: Path) -> list[dict[str, Any]]:
@@ -65,7 +72,14 @@ def lineage_rows(run_dir: Path, parent: Path | None, start: int | None) -> list[
     return [r for r in _rows(parent) if r["step"] <= start] + [r for r in rows if r["step"] > start]
 
 
-def snapshot(name: str, run_dir: Path, config: str, min_gain: float, parent: Path | None = None) -> None:
+def snapshot(
+    name: str,
+    run_dir: Path,
+    config: str,
+    min_gain: float,
+    parent: Path | None = None,
+    weights_only: bool = False,
+) -> None:
     latest = json.loads((run_dir / "checkpoints" / "latest.json").read_text())["path"]
     ckpt = run_dir / "checkpoints" / latest
     state = load_trainer_state(ckpt)
@@ -75,7 +89,9 @@ def snapshot(name: str, run_dir: Path, config: str, min_gain: float, parent: Pat
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     tmp = STATE_DIR / f".{name}.tar.tmp"
     with tarfile.open(tmp, "w") as tar:  # weights are already compact: no compression
-        tar.add(ckpt, arcname=f"checkpoints/{latest}")
+        for f in sorted(ckpt.iterdir()):
+            if not (weights_only and f.name == OPTIMIZER_FILE):
+                tar.add(f, arcname=f"checkpoints/{latest}/{f.name}")
         tar.add(run_dir / "checkpoints" / "latest.json", arcname="checkpoints/latest.json")
         # the lineage's rows (a fine-tune phase keeps its parent's), so a restored run's later snapshots and
         # its resumed metrics hold the whole curve
@@ -99,6 +115,12 @@ def snapshot(name: str, run_dir: Path, config: str, min_gain: float, parent: Pat
         "plateau_test": plateau(val, min_gain),
         "command": f"protok train {config} --resume --set run.out_dir=runs/long/{name}",
     }
+    if weights_only:
+        summary["optimizer"] = "left out (--weights-only): continue with a warm start"
+        summary["command"] = (
+            f"protok train {config} --set run.init_from=runs/long/{name}/checkpoints/{latest} "
+            f"--set run.out_dir=runs/long/{name}-next"
+        )
     if start is not None:
         summary["phase_start_step"] = start
     (CURVE_DIR / f"{name}.json").write_text(json.dumps(summary, indent=1) + "\n")
@@ -160,9 +182,10 @@ def main() -> None:
     ap.add_argument("--config", default="CONFIG", help="the run's config (recorded in the summary)")
     ap.add_argument("--min-gain", type=float, default=0.01)
     ap.add_argument("--parent", type=Path, help="run folder a fine-tune phase (run.init_from) started from")
+    ap.add_argument("--weights-only", action="store_true", help="leave the optimizer state out")
     args = ap.parse_args()
     if args.action == "snapshot":
-        snapshot(args.name, args.run_dir, args.config, args.min_gain, args.parent)
+        snapshot(args.name, args.run_dir, args.config, args.min_gain, args.parent, args.weights_only)
     else:
         restore(args.name, args.run_dir)
 

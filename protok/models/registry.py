@@ -38,10 +38,11 @@ MODEL_REGISTRY: dict[str, str] = {
     "protok-provq-small-v2-fast": "protok-provq-small-v2-fast",
     "protok-provq-small-v2.1": "protok-provq-small-v2.1",
     "protok-provq-small-v2.2": "protok-provq-small-v2.2",
+    "protok-provq-small-v2.3": "protok-provq-small-v2.3",
 }
 
 #: The model used when none is named.
-DEFAULT_MODEL: str = "protok-provq-small-v2.2"
+DEFAULT_MODEL: str = "protok-provq-small-v2.3"
 
 
 def list_models() -> list[str]:

@@ -43,3 +43,38 @@ def test_fine_tune_rows_follow_the_parent_up_to_the_phase_start(benchmark_script
     assert lr.lineage_rows(child, None, None) == lr._rows(child)
     with pytest.raises(SystemExit, match="not warm-started"):
         lr.lineage_rows(child, parent, None)
+
+
+@pytest.mark.parametrize("weights_only", [False, True])
+def test_snapshot_packs_the_latest_checkpoint_and_weights_only_leaves_the_optimizer_out(
+    benchmark_script, tmp_path: Path, monkeypatch, weights_only: bool
+) -> None:
+    import tarfile
+
+    lr = benchmark_script("long_run")
+    monkeypatch.setattr(lr, "STATE_DIR", tmp_path / "state")
+    monkeypatch.setattr(lr, "CURVE_DIR", tmp_path / "curves")
+    run = tmp_path / "run"
+    rows = [{"split": "train", "step": s, "loss": 1.0 / s, "cpu_s": 3.6 * s} for s in (10, 20)]
+    _write_rows(run, rows + [{"split": "val", "step": 20, "val/tm_median": 0.5, "val/rmsd_median": 9.0}])
+    ckpt = run / "checkpoints" / "step_00000020"
+    ckpt.mkdir(parents=True)
+    for name in ("model.safetensors", "optimizer.safetensors", "rng.safetensors", "config.json"):
+        (ckpt / name).write_bytes(name.encode())
+    (ckpt / "trainer_state.json").write_text(json.dumps({"step": 20}))
+    (run / "checkpoints" / "latest.json").write_text(json.dumps({"path": "step_00000020"}))
+    lr.snapshot("demo", run, "configs/x.toml", 0.01, weights_only=weights_only)
+    with tarfile.open(tmp_path / "state" / "demo.tar") as tar:
+        names = set(tar.getnames())
+    packed = {n.rsplit("/", 1)[1] for n in names if n.startswith("checkpoints/step_00000020/")}
+    want = {"model.safetensors", "rng.safetensors", "config.json", "trainer_state.json"}
+    assert packed == (want if weights_only else want | {"optimizer.safetensors"})
+    assert {"metrics.jsonl", "checkpoints/latest.json"} <= names
+    summary = json.loads((tmp_path / "curves" / "demo.json").read_text())
+    assert summary["step"] == 20
+    resume = "--set run.init_from=runs/long/demo/checkpoints/step_00000020" if weights_only else "--resume"
+    assert resume in summary["command"]
+    lr.restore("demo", tmp_path / "restored")
+    assert (tmp_path / "restored" / "checkpoints" / "step_00000020" / "model.safetensors").read_bytes() == (
+        b"model.safetensors"
+    )
