@@ -24,15 +24,13 @@ from typing import Any
 
 import numpy as np
 
-SS8 = "HGIEBTSC"
-SS3_OF_8 = np.array([0, 0, 0, 1, 1, 2, 2, 2])  # H G I -> helix, E B -> strand, the rest -> coil
-
 
 def token_purity(ds: Any, tokens: dict[str, np.ndarray]) -> dict[str, float]:
     """Conditional entropies of DSSP given the token and the per-token majority macro-F1 (fold test)."""
     from protok.bench.scores import macro_f1
+    from protok.bench.tasks.effectiveness import SS3_OF_SS8, SS8_STATES
 
-    lut = {c: i for i, c in enumerate(SS8)}
+    lut = {c: i for i, c in enumerate(SS8_STATES)}
 
     def pooled(ids: Any) -> tuple[np.ndarray, np.ndarray]:
         toks, labels = [], []
@@ -50,7 +48,7 @@ def token_purity(ds: Any, tokens: dict[str, np.ndarray]) -> dict[str, float]:
     t_train, y_train = pooled(split.train)
     t_test, y_test = pooled(split.tests["fold_test"])
     out: dict[str, float] = {}
-    for name, to_class in (("ss3", SS3_OF_8), ("ss8", np.arange(8))):
+    for name, to_class in (("ss3", SS3_OF_SS8), ("ss8", np.arange(8))):
         a, b = to_class[y_train], to_class[y_test]
         counts = np.zeros((int(max(t_train.max(), t_test.max())) + 1, int(to_class.max()) + 1))
         np.add.at(counts, (t_train, a), 1)

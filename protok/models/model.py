@@ -409,19 +409,18 @@ class ProtokModel(nn.Module):
             loss = loss + cfg.consistency_weight * losses["consistency"]
             stats["consistency_flips"] = float(flips)
         if self.token_local_head is not None:
-            pred_local, _ = to_dense_batch(self.token_local_head(quantized), bvec)
+            head = self.token_local_head
+            pred_local, _ = to_dense_batch(head(quantized), bvec)
+            pred_window = (
+                to_dense_batch(head.distances(quantized), bvec)[0] if head.window_net is not None else None
+            )
             with full_precision(target.device):
                 local_t, local_ok = token_local_targets(target.float(), atom_mask, ci, cb)
                 losses["token_local"] = token_local_loss(pred_local, local_t, local_ok)
-            loss = loss + cfg.token_local_weight * losses["token_local"]
-            if self.token_local_head.window_net is not None:
-                pred_window, _ = to_dense_batch(self.token_local_head.distances(quantized), bvec)
-                with full_precision(target.device):
-                    window_t, window_ok = token_window_targets(
-                        target.float(), atom_mask, ci, cb, cfg.token_local_window
-                    )
-                    losses["token_window"] = token_window_loss(pred_window, window_t, window_ok)
-                loss = loss + cfg.token_local_weight * losses["token_window"]
+                if pred_window is not None:
+                    window = token_window_targets(target.float(), atom_mask, ci, cb, cfg.token_local_window)
+                    losses["token_window"] = token_window_loss(pred_window, *window)
+            loss = loss + cfg.token_local_weight * (losses["token_local"] + losses.get("token_window", 0.0))
         with torch.no_grad():
             pred = out.coords.detach()
             stats["ca_rmsd"] = _nanmean(ca_rmsd(pred, target, atom_mask))

@@ -27,7 +27,16 @@ from protok.bench.probe import ProbeConfig, ProbeData, predict, train_probe
 from protok.bench.results import Result
 from protok.bench.scores import auroc, macro_f1, spearman
 
-__all__ = ["EFFECTIVENESS_TASKS", "MAX_ASA", "PROBE_TASKS", "build_probe_task", "effectiveness", "probe_task"]
+__all__ = [
+    "EFFECTIVENESS_TASKS",
+    "MAX_ASA",
+    "PROBE_TASKS",
+    "SS3_OF_SS8",
+    "SS8_STATES",
+    "build_probe_task",
+    "effectiveness",
+    "probe_task",
+]
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +47,10 @@ MAX_ASA: dict[str, float] = {
     "T": 172.0, "W": 285.0, "Y": 263.0, "V": 174.0,
 }  # fmt: skip
 
-_SS8 = "HGIEBTSC"
-_SS3_OF_8 = np.array([0, 0, 0, 1, 1, 2, 2, 2])
+#: DSSP's 8 states in the order of the SS probe's classes.
+SS8_STATES = "HGIEBTSC"
+#: SS3 class of each SS8 class: H G I -> helix (0), E B -> strand (1), T S C -> coil (2).
+SS3_OF_SS8 = np.array([0, 0, 0, 1, 1, 2, 2, 2])
 
 
 #: Probe outputs and the data they were computed on -> named scores.
@@ -155,16 +166,16 @@ def _ss_scores(out: list[np.ndarray], data: ProbeData) -> dict[str, float]:
     p = np.concatenate(out)
     ok = y >= 0
     y, p = y[ok], p[ok]
-    p3 = np.stack([_softmax(p)[:, _SS3_OF_8 == j].sum(1) for j in range(3)], 1)
+    p3 = np.stack([_softmax(p)[:, SS3_OF_SS8 == j].sum(1) for j in range(3)], 1)
     return {
         "ss8_macro_f1": macro_f1(y, p.argmax(1), 8),
-        "ss3_macro_f1": macro_f1(_SS3_OF_8[y], p3.argmax(1), 3),
+        "ss3_macro_f1": macro_f1(SS3_OF_SS8[y], p3.argmax(1), 3),
     }
 
 
 @probe_task("ss")
 def _ss_task(ds: BenchDataset, tokens: Mapping[str, np.ndarray], ligands: tuple[str, ...]) -> ProbeTask:
-    lut = {s: i for i, s in enumerate(_SS8)}
+    lut = {s: i for i, s in enumerate(SS8_STATES)}
 
     def target(c: str) -> np.ndarray | None:
         d = ds.items[c].annotations.get("dssp")
