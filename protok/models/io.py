@@ -136,7 +136,8 @@ def load_weights_into(
     model : torch.nn.Module
     weights : path
     require_training_heads : bool
-        When False, training-only heads the file lacks (released weights) keep their initial values.
+        When False, training-only head tensors the file lacks (released weights) or holds in another shape
+        (a head built with other outputs, e.g. a longer window) keep their initial values.
 
     Raises
     ------
@@ -154,10 +155,18 @@ def load_weights_into(
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(k for k in set(state) - set(expected) if not _training_only(k))
     if not require_training_heads:
-        left = [k for k in missing if _training_only(k)]
+        left = [
+            k
+            for k, v in expected.items()
+            if _training_only(k) and (k not in state or tuple(state[k].shape) != tuple(v.shape))
+        ]
         if left:
-            logger.info("%s: no weights for the training-only head(s); left at their initial values", weights)
-            missing = [k for k in missing if not _training_only(k)]
+            logger.info(
+                "%s: no weights of the training-only head(s)' shape for %d tensor(s); left at their initial values",
+                weights,
+                len(left),
+            )
+            missing = [k for k in missing if k not in left]
             expected = {k: v for k, v in expected.items() if k not in left}
     if missing or unexpected:
         raise CheckpointError(

@@ -110,6 +110,9 @@ class LossConfig:
     token_local_window : int
         W: the token-local head also predicts the CA distances from residue i to i±2 .. i±W (< 2 = not;
         :mod:`protok.models.token_local`), under the same weight.
+    token_local_span : bool
+        With a window, the head also predicts the span distances CA(i-k)-CA(i+k), k = 2 .. W (CA(i-2)-CA(i+2)
+        fixes DSSP's bend angle at i).
     """
 
     distance_weight: float = 1.0
@@ -135,6 +138,7 @@ class LossConfig:
     token_local_weight: float = 0.0
     token_local_hidden: int = 128
     token_local_window: int = 0
+    token_local_span: bool = False
 
     def __post_init__(self) -> None:
         for name in ("consistency_weight", "consistency_noise", "token_local_weight"):

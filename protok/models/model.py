@@ -274,7 +274,7 @@ class ProtokModel(nn.Module):
         if config.loss.token_local_weight > 0 and not inference:
             loss_cfg = config.loss
             self.token_local_head = TokenLocalHead(
-                d, loss_cfg.token_local_hidden, loss_cfg.token_local_window
+                d, loss_cfg.token_local_hidden, loss_cfg.token_local_window, loss_cfg.token_local_span
             )
 
     @property
@@ -418,7 +418,9 @@ class ProtokModel(nn.Module):
                 local_t, local_ok = token_local_targets(target.float(), atom_mask, ci, cb)
                 losses["token_local"] = token_local_loss(pred_local, local_t, local_ok)
                 if pred_window is not None:
-                    window = token_window_targets(target.float(), atom_mask, ci, cb, cfg.token_local_window)
+                    window = token_window_targets(
+                        target.float(), atom_mask, ci, cb, cfg.token_local_window, cfg.token_local_span
+                    )
                     losses["token_window"] = token_window_loss(pred_window, *window)
             loss = loss + cfg.token_local_weight * (losses["token_local"] + losses.get("token_window", 0.0))
         with torch.no_grad():

@@ -26,7 +26,11 @@ With ``loss.token_local_window = W`` (>= 2) the head also predicts the CA(i)-CA(
 ``k = ±2 .. ±W`` (:func:`token_window_offsets`; in units of :data:`WINDOW_DISTANCE_SCALE`), masked unless every
 bond from i to i+k exists: the conformation of the stretch around residue i that secondary structure is made
 of (3Di's and the benchmark's random control describe a residue by such a window), not only its own angles.
-Their loss (:func:`token_window_loss`) is the squared error, mean over valid distances.
+With ``loss.token_local_span`` as well, it predicts the span distances CA(i-k)-CA(i+k) for ``k = 2 .. W``
+(:func:`token_window_targets`): CA(i-2)-CA(i+2) fixes DSSP's bend angle at residue i (kappa, the angle between
+CA(i-2)->CA(i) and CA(i)->CA(i+2); a bend is kappa > 70 degrees), which the distances from i alone leave open, and
+the longer spans tell a helix (about 10 Å over i±4) from a strand (about 25 Å). Their loss
+(:func:`token_window_loss`) is the squared error, mean over valid distances.
 
 The head is a training aid: :class:`~protok.models.model.ProtokModel` builds it for training only,
 and released weights leave it out.
@@ -69,13 +73,16 @@ class TokenLocalHead(nn.Module):
         Width of the two hidden layers.
     window : int
         W: also predict the CA distances to residues i±2 .. i±W (:meth:`distances`); < 2 = none.
+    span : bool
+        With a window, also predict the span distances CA(i-k)-CA(i+k), k = 2 .. W.
     """
 
-    def __init__(self, dim: int, hidden: int, window: int = 0) -> None:
+    def __init__(self, dim: int, hidden: int, window: int = 0, span: bool = False) -> None:
         super().__init__()
         self.net = mlp([dim, hidden, hidden, 2 * len(TOKEN_LOCAL_ANGLES)])
         self.window = window
-        n_dist = len(token_window_offsets(window))
+        self.span = span
+        n_dist = len(token_window_offsets(window)) + (max(window - 1, 0) if span else 0)
         #: Predicts the window distances (:meth:`distances`); None without a window.
         self.window_net = mlp([dim, hidden, hidden, n_dist]) if n_dist else None
 
@@ -83,7 +90,7 @@ class TokenLocalHead(nn.Module):
         return self.net(x).unflatten(-1, (len(TOKEN_LOCAL_ANGLES), 2))
 
     def distances(self, x: Tensor) -> Tensor:
-        """The window distances (..., len(token_window_offsets(window))) from residue vectors (..., D)."""
+        """The window distances (..., n) from residue vectors (..., D), in :func:`token_window_targets`' order."""
         if self.window_net is None:
             raise ValueError("TokenLocalHead: built without a window (loss.token_local_window < 2)")
         return self.window_net(x)
@@ -180,12 +187,18 @@ def token_window_offsets(window: int) -> tuple[int, ...]:
 
 @torch.no_grad()
 def token_window_targets(
-    coords: Tensor, atom_mask: Tensor, chain_idx: Tensor, chain_break: Tensor, window: int
+    coords: Tensor,
+    atom_mask: Tensor,
+    chain_idx: Tensor,
+    chain_break: Tensor,
+    window: int,
+    span: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """CA(i)-CA(i+k) / :data:`WINDOW_DISTANCE_SCALE` for the :func:`token_window_offsets` k, and which exist.
 
-    A distance exists when every residue from i to i+k is bonded to the next (:func:`bonded_next`: same
-    segment, N, CA and C present), so no window reaches across a chain end or break.
+    With ``span``, then CA(i-k)-CA(i+k) / :data:`WINDOW_DISTANCE_SCALE` for k = 2 .. W. A distance exists when
+    every residue between its two ends is bonded to the next (:func:`bonded_next`: same segment, N, CA and C
+    present), so no window reaches across a chain end or break.
 
     Parameters
     ----------
@@ -195,12 +208,14 @@ def token_window_targets(
     chain_break : Tensor, shape=(B, L), dtype=bool
     window : int
         W >= 2.
+    span : bool
+        Append the span distances.
 
     Returns
     -------
-    targets : Tensor, shape=(B, L, 2 (W - 1)), float32
-        0 where the distance does not exist.
-    valid : Tensor, shape=(B, L, 2 (W - 1)), dtype=bool
+    targets : Tensor, shape=(B, L, n), float32
+        n = 2 (W - 1), or 3 (W - 1) with ``span``; 0 where the distance does not exist.
+    valid : Tensor, shape=(B, L, n), dtype=bool
     """
     offsets = token_window_offsets(window)
     if not offsets:
@@ -216,6 +231,11 @@ def token_window_targets(
         ok = reach[abs(k) - 1] if k > 0 else _shifted(reach[abs(k) - 1], k)
         dists.append(torch.linalg.vector_norm(_shifted(ca, k) - ca, dim=-1) / WINDOW_DISTANCE_SCALE)
         valid.append(ok)
+    for k in range(2, window + 1) if span else ():
+        dists.append(
+            torch.linalg.vector_norm(_shifted(ca, k) - _shifted(ca, -k), dim=-1) / WINDOW_DISTANCE_SCALE
+        )
+        valid.append(reach[k - 1] & _shifted(reach[k - 1], -k))
     targets, ok = torch.stack(dists, -1), torch.stack(valid, -1)
     return torch.where(ok, targets, torch.zeros((), device=ca.device)), ok
 

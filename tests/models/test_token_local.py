@@ -33,8 +33,10 @@ def _dense(batch):
     return coords, mask & pad[..., None], ci, cb
 
 
-def _with_head(cfg, weight: float = 1.0, window: int = 0):
-    loss = dataclasses.replace(cfg.loss, token_local_weight=weight, token_local_window=window)
+def _with_head(cfg, weight: float = 1.0, window: int = 0, span: bool = False):
+    loss = dataclasses.replace(
+        cfg.loss, token_local_weight=weight, token_local_window=window, token_local_span=span
+    )
     return dataclasses.replace(cfg, loss=loss)
 
 
@@ -154,6 +156,33 @@ def test_window_targets_are_ca_distances_on_ubiquitin(ubiquitin, graph_of):
         token_window_targets(*_dense(graph_of(ubiquitin)), window=1)
 
 
+def test_span_targets_are_ca_distances_across_residue_i_and_fix_the_bend_angle(ubiquitin, graph_of):
+    rows, _ = token_window_targets(*_dense(graph_of(ubiquitin)), window=4)
+    targets, valid = token_window_targets(*_dense(graph_of(ubiquitin)), window=4, span=True)
+    targets, valid = targets[0].numpy(), valid[0].numpy()
+    assert targets.shape == (76, 9)
+    np.testing.assert_array_equal(targets[:, :6], rows[0].numpy())  # the row distances come first, unchanged
+    ca = ubiquitin.coords[:, 1].astype(np.float64)
+    n = len(ca)
+    for col, k in enumerate(range(2, 5), start=6):
+        inside = np.array([k <= i < n - k for i in range(n)])
+        assert np.array_equal(valid[:, col], inside), k
+        i = np.flatnonzero(inside)
+        np.testing.assert_allclose(
+            targets[i, col], np.linalg.norm(ca[i + k] - ca[i - k], axis=1) / WINDOW_DISTANCE_SCALE, atol=1e-5
+        )
+    # DSSP's bend angle kappa at i from the three distances of i-2, i, i+2 (law of cosines) equals the angle
+    # between CA(i-2)->CA(i) and CA(i)->CA(i+2)
+    i = np.arange(2, n - 2)
+    a, b = targets[i, 2] * WINDOW_DISTANCE_SCALE, targets[i, 3] * WINDOW_DISTANCE_SCALE  # offsets -2, +2
+    c = targets[i, 6] * WINDOW_DISTANCE_SCALE
+    kappa = 180.0 - np.degrees(np.arccos(np.clip((a**2 + b**2 - c**2) / (2 * a * b), -1, 1)))
+    u, w = ca[i] - ca[i - 2], ca[i + 2] - ca[i]
+    want = np.degrees(np.arccos((u * w).sum(1) / np.linalg.norm(u, axis=1) / np.linalg.norm(w, axis=1)))
+    np.testing.assert_allclose(kappa, want, atol=0.05)
+    assert (kappa > 70).any() and (kappa < 70).any()  # ubiquitin has bends and non-bends
+
+
 def test_window_targets_never_reach_across_breaks_or_chains(two_chains_with_breaks, graph_of):
     a, b = two_chains_with_breaks  # a breaks between residues 29 and 30
     _, valid = token_window_targets(*_dense(graph_of([a, b])), window=3)
@@ -167,6 +196,9 @@ def test_window_targets_never_reach_across_breaks_or_chains(two_chains_with_brea
         not v[end - 1, col[2]] and not v[end - 2, col[2]] and not v[end, col[-2]] and not v[end + 1, col[-2]]
     )
     assert not v[len(a) + len(b) :].any()
+    _, valid = token_window_targets(*_dense(graph_of([a, b])), window=3, span=True)
+    s2 = valid[0][:, 4]  # CA(i-2)-CA(i+2): needs i-2 .. i+2 bonded
+    assert s2[27] and not s2[28] and not s2[31] and s2[32] and not s2[end - 2] and not s2[end + 1]
 
 
 def test_window_head_learns_and_warm_starts_from_a_checkpoint_without_it(
@@ -193,3 +225,20 @@ def test_window_head_learns_and_warm_starts_from_a_checkpoint_without_it(
     load_weights_into(windowed, plain / "model.safetensors", require_training_heads=False)
     with pytest.raises(CheckpointError, match="window_net"):
         load_weights_into(ProtokModel(_with_head(tiny_config, window=4)), plain / "model.safetensors")
+    # a windowed checkpoint warm-starts a model whose window also has span distances (another output
+    # shape): the window's last layer starts fresh, every tensor of the same shape is copied; strict refuses
+    rows = save_model(ProtokModel(_with_head(tiny_config, window=4)), tmp_path / "rows")
+    spanned = ProtokModel(_with_head(tiny_config, window=4, span=True))
+    before = {k: v.clone() for k, v in spanned.state_dict().items()}
+    load_weights_into(spanned, rows / "model.safetensors", require_training_heads=False)
+    saved = load_file(str(rows / "model.safetensors"))
+    for k, v in spanned.state_dict().items():
+        if k in saved and saved[k].shape == v.shape:
+            assert torch.equal(v, saved[k]), k
+        else:
+            assert k.startswith("token_local_head.window_net") and torch.equal(v, before[k]), k
+    assert spanned.token_local_head.distances(torch.zeros(1, tiny_config.quantizer.dim)).shape == (1, 9)
+    with pytest.raises(CheckpointError, match="shape"):
+        load_weights_into(
+            ProtokModel(_with_head(tiny_config, window=4, span=True)), rows / "model.safetensors"
+        )
