@@ -113,6 +113,9 @@ class LossConfig:
     token_local_span : bool
         With a window, the head also predicts the span distances CA(i-k)-CA(i+k), k = 2 .. W (CA(i-2)-CA(i+2)
         fixes DSSP's bend angle at i).
+    token_local_dssp : bool
+        The head also predicts DSSP's local criteria around residue i, computed from the coordinates (the
+        3-, 4- and 5-turn H-bonds over i and whether i is a bend; :mod:`protok.models.token_local`).
     """
 
     distance_weight: float = 1.0
@@ -139,6 +142,7 @@ class LossConfig:
     token_local_hidden: int = 128
     token_local_window: int = 0
     token_local_span: bool = False
+    token_local_dssp: bool = False
 
     def __post_init__(self) -> None:
         for name in ("consistency_weight", "consistency_noise", "token_local_weight"):

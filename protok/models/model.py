@@ -46,6 +46,8 @@ from protok.models.encoder_torch import PlainTorchEncoder
 from protok.models.losses import LossConfig, reconstruction_losses
 from protok.models.token_local import (
     TokenLocalHead,
+    dssp_local_targets,
+    token_dssp_loss,
     token_local_loss,
     token_local_targets,
     token_window_loss,
@@ -274,7 +276,11 @@ class ProtokModel(nn.Module):
         if config.loss.token_local_weight > 0 and not inference:
             loss_cfg = config.loss
             self.token_local_head = TokenLocalHead(
-                d, loss_cfg.token_local_hidden, loss_cfg.token_local_window, loss_cfg.token_local_span
+                d,
+                loss_cfg.token_local_hidden,
+                loss_cfg.token_local_window,
+                loss_cfg.token_local_span,
+                loss_cfg.token_local_dssp,
             )
 
     @property
@@ -414,6 +420,9 @@ class ProtokModel(nn.Module):
             pred_window = (
                 to_dense_batch(head.distances(quantized), bvec)[0] if head.window_net is not None else None
             )
+            pred_dssp = (
+                to_dense_batch(head.dssp_logits(quantized), bvec)[0] if head.dssp_net is not None else None
+            )
             with full_precision(target.device):
                 local_t, local_ok = token_local_targets(target.float(), atom_mask, ci, cb)
                 losses["token_local"] = token_local_loss(pred_local, local_t, local_ok)
@@ -422,7 +431,12 @@ class ProtokModel(nn.Module):
                         target.float(), atom_mask, ci, cb, cfg.token_local_window, cfg.token_local_span
                     )
                     losses["token_window"] = token_window_loss(pred_window, *window)
-            loss = loss + cfg.token_local_weight * (losses["token_local"] + losses.get("token_window", 0.0))
+                if pred_dssp is not None:
+                    losses["token_dssp"] = token_dssp_loss(
+                        pred_dssp, *dssp_local_targets(target.float(), atom_mask, ci, cb)
+                    )
+            local = losses["token_local"] + losses.get("token_window", 0.0) + losses.get("token_dssp", 0.0)
+            loss = loss + cfg.token_local_weight * local
         with torch.no_grad():
             pred = out.coords.detach()
             stats["ca_rmsd"] = _nanmean(ca_rmsd(pred, target, atom_mask))

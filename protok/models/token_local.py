@@ -32,11 +32,22 @@ CA(i-2)->CA(i) and CA(i)->CA(i+2); a bend is kappa > 70 degrees), which the dist
 the longer spans tell a helix (about 10 Å over i±4) from a strand (about 25 Å). Their loss
 (:func:`token_window_loss`) is the squared error, mean over valid distances.
 
+With ``loss.token_local_dssp`` it also predicts, as probabilities, DSSP's local criteria around residue i
+(Kabsch & Sander 1983), computed from the backbone coordinates as DSSP computes them (:func:`dssp_local_targets`):
+each n-turn (n = 3, 4, 5: an H-bond from the C=O of residue s to the N-H of s + n, electrostatic energy below
+-0.5 kcal/mol) whose span s .. s + n holds residue i, and whether residue i is a bend (the angle between
+CA(i-2)->CA(i) and CA(i)->CA(i+2) above 70 degrees). Turns and bends are what DSSP's T, S, G and the ends of
+helices are made of, and a distance regression gives no sharp edge at their thresholds. Their loss
+(:func:`token_dssp_loss`) is the binary cross-entropy, mean over valid ones. The structure's own DSSP
+annotations are never read.
+
 The head is a training aid: :class:`~protok.models.model.ProtokModel` builds it for training only,
 and released weights leave it out.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import Tensor, nn
@@ -50,6 +61,13 @@ __all__ = [
     "WINDOW_DISTANCE_SCALE",
     "TokenLocalHead",
     "token_local_loss",
+    "BEND_THRESHOLD",
+    "DSSP_TURNS",
+    "HBOND_THRESHOLD",
+    "dssp_local_targets",
+    "dssp_target_count",
+    "hbond_energy",
+    "token_dssp_loss",
     "token_local_targets",
     "token_window_loss",
     "token_window_offsets",
@@ -60,6 +78,12 @@ __all__ = [
 TOKEN_LOCAL_ANGLES: tuple[str, ...] = ("phi", "psi", "omega", "ca_angle", "ca_dihedral")
 #: Å per unit of the window distances the head predicts (CA-CA distances of 5-15 Å become 1-3).
 WINDOW_DISTANCE_SCALE: float = 5.0
+#: DSSP's turn lengths n: a turn is an H-bond from the C=O of residue s to the N-H of residue s + n.
+DSSP_TURNS: tuple[int, ...] = (3, 4, 5)
+#: DSSP's H-bond threshold, kcal/mol.
+HBOND_THRESHOLD: float = -0.5
+#: DSSP's bend threshold on the CA(i-2), CA(i), CA(i+2) angle kappa, degrees.
+BEND_THRESHOLD: float = 70.0
 
 
 class TokenLocalHead(nn.Module):
@@ -75,9 +99,13 @@ class TokenLocalHead(nn.Module):
         W: also predict the CA distances to residues i±2 .. i±W (:meth:`distances`); < 2 = none.
     span : bool
         With a window, also predict the span distances CA(i-k)-CA(i+k), k = 2 .. W.
+    dssp : bool
+        Also predict DSSP's local criteria (:meth:`dssp_logits`, :func:`dssp_local_targets`).
     """
 
-    def __init__(self, dim: int, hidden: int, window: int = 0, span: bool = False) -> None:
+    def __init__(
+        self, dim: int, hidden: int, window: int = 0, span: bool = False, dssp: bool = False
+    ) -> None:
         super().__init__()
         self.net = mlp([dim, hidden, hidden, 2 * len(TOKEN_LOCAL_ANGLES)])
         self.window = window
@@ -85,6 +113,8 @@ class TokenLocalHead(nn.Module):
         n_dist = len(token_window_offsets(window)) + (max(window - 1, 0) if span else 0)
         #: Predicts the window distances (:meth:`distances`); None without a window.
         self.window_net = mlp([dim, hidden, hidden, n_dist]) if n_dist else None
+        #: Predicts DSSP's local criteria as logits (:meth:`dssp_logits`); None without them.
+        self.dssp_net = mlp([dim, hidden, hidden, dssp_target_count()]) if dssp else None
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x).unflatten(-1, (len(TOKEN_LOCAL_ANGLES), 2))
@@ -94,6 +124,12 @@ class TokenLocalHead(nn.Module):
         if self.window_net is None:
             raise ValueError("TokenLocalHead: built without a window (loss.token_local_window < 2)")
         return self.window_net(x)
+
+    def dssp_logits(self, x: Tensor) -> Tensor:
+        """Logits (..., :func:`dssp_target_count`) of :func:`dssp_local_targets` from residue vectors (..., D)."""
+        if self.dssp_net is None:
+            raise ValueError("TokenLocalHead: built without DSSP criteria (loss.token_local_dssp = false)")
+        return self.dssp_net(x)
 
 
 def _shifted(x: Tensor, offset: int) -> Tensor:
@@ -249,3 +285,81 @@ def token_window_loss(pred: Tensor, targets: Tensor, valid: Tensor) -> Tensor:
     valid : Tensor, shape=(B, L, n), dtype=bool
     """
     return masked_mean((pred.float() - targets.float()).pow(2), valid)
+
+
+def dssp_target_count() -> int:
+    """Number of :func:`dssp_local_targets` per residue: the turns over it, then the bend (16)."""
+    return sum(n + 1 for n in DSSP_TURNS) + 1
+
+
+def hbond_energy(c: Tensor, o: Tensor, n: Tensor, h: Tensor) -> Tensor:
+    """DSSP's electrostatic H-bond energy (kcal/mol) from acceptor C, O to donor N, H (each (..., 3))."""
+
+    def inv(a: Tensor, b: Tensor) -> Tensor:
+        return 1.0 / torch.linalg.vector_norm(a - b, dim=-1).clamp_min(0.5)
+
+    return 0.084 * 332.0 * (inv(o, n) + inv(c, h) - inv(o, h) - inv(c, n))
+
+
+@torch.no_grad()
+def dssp_local_targets(
+    coords: Tensor, atom_mask: Tensor, chain_idx: Tensor, chain_break: Tensor
+) -> tuple[Tensor, Tensor]:
+    """DSSP's local criteria around every residue i, computed from the backbone, and which exist.
+
+    For each n of :data:`DSSP_TURNS` and each start s = i - n .. i (in that order): whether the n-turn at s
+    exists (:func:`hbond_energy` of C=O(s) to N-H(s + n) below :data:`HBOND_THRESHOLD`; the amide H placed as
+    DSSP places it, 1 Å from N opposite the previous residue's C=O; proline is not singled out); then whether
+    i is a bend (kappa above :data:`BEND_THRESHOLD`). A turn exists to be judged when residues s .. s + n are
+    bonded in a row (:func:`bonded_next`) and the O of s and of s + n - 1 are present; a bend when i - 2 .. i + 2
+    are bonded in a row.
+
+    Parameters
+    ----------
+    coords : Tensor, shape=(B, L, 4, 3)
+        N, CA, C, O.
+    atom_mask : Tensor, shape=(B, L, 4), dtype=bool
+    chain_idx : Tensor, shape=(B, L), dtype=long
+    chain_break : Tensor, shape=(B, L), dtype=bool
+
+    Returns
+    -------
+    targets : Tensor, shape=(B, L, 16), float32
+        1.0 where the turn or bend is there, else 0.
+    valid : Tensor, shape=(B, L, 16), dtype=bool
+    """
+    x = coords.float()
+    n_at, ca, c, o = x[..., 0, :], x[..., 1, :], x[..., 2, :], x[..., 3, :]
+    has_o = atom_mask[..., 3]
+    nxt = bonded_next(atom_mask, chain_idx, chain_break)
+    reach = [nxt]  # reach[k - 1][:, i]: residues i .. i+k bonded in a row
+    for k in range(2, max(DSSP_TURNS) + 1):
+        reach.append(reach[-1] & _shifted(nxt, k - 1))
+    # the amide H of residue j, from the C=O of j - 1
+    h = n_at + normalize(_shifted(c, -1) - _shifted(o, -1))
+    targets, valid = [], []
+    for t in DSSP_TURNS:
+        energy = hbond_energy(c, o, _shifted(n_at, t), _shifted(h, t))
+        ok = reach[t - 1] & has_o & _shifted(has_o, t - 1)
+        turn = (energy < HBOND_THRESHOLD) & ok
+        for start in range(-t, 1):  # s = i - t .. i
+            targets.append(_shifted(turn, start))
+            valid.append(_shifted(ok, start))
+    to_prev, to_next = ca - _shifted(ca, -2), _shifted(ca, 2) - ca
+    cos_kappa = (normalize(to_prev) * normalize(to_next)).sum(-1)
+    targets.append(cos_kappa < math.cos(math.radians(BEND_THRESHOLD)))
+    valid.append(_shifted(reach[3], -2))
+    out, ok = torch.stack(targets, -1), torch.stack(valid, -1)
+    return (out & ok).float(), ok
+
+
+def token_dssp_loss(logits: Tensor, targets: Tensor, valid: Tensor) -> Tensor:
+    """Binary cross-entropy of the predicted DSSP criteria, mean over valid ones (scalar, float32).
+
+    Parameters
+    ----------
+    logits, targets : Tensor, shape=(B, L, 16)
+    valid : Tensor, shape=(B, L, 16), dtype=bool
+    """
+    bce = nn.functional.binary_cross_entropy_with_logits(logits.float(), targets.float(), reduction="none")
+    return masked_mean(bce, valid)

@@ -16,6 +16,10 @@ from protok.models.io import load_weights_into
 from protok.models.token_local import (
     TOKEN_LOCAL_ANGLES,
     WINDOW_DISTANCE_SCALE,
+    DSSP_TURNS,
+    dssp_local_targets,
+    dssp_target_count,
+    token_dssp_loss,
     token_local_loss,
     token_local_targets,
     token_window_loss,
@@ -33,9 +37,13 @@ def _dense(batch):
     return coords, mask & pad[..., None], ci, cb
 
 
-def _with_head(cfg, weight: float = 1.0, window: int = 0, span: bool = False):
+def _with_head(cfg, weight: float = 1.0, window: int = 0, span: bool = False, dssp: bool = False):
     loss = dataclasses.replace(
-        cfg.loss, token_local_weight=weight, token_local_window=window, token_local_span=span
+        cfg.loss,
+        token_local_weight=weight,
+        token_local_window=window,
+        token_local_span=span,
+        token_local_dssp=dssp,
     )
     return dataclasses.replace(cfg, loss=loss)
 
@@ -242,3 +250,55 @@ def test_window_head_learns_and_warm_starts_from_a_checkpoint_without_it(
         load_weights_into(
             ProtokModel(_with_head(tiny_config, window=4, span=True)), rows / "model.safetensors"
         )
+
+
+def test_dssp_criteria_agree_with_the_data_sets_dssp(promod3_npz):
+    """Turns and bends computed from the backbone against the DSSP string stored with each real chain: DSSP's
+    T needs a turn over the residue, S a bend without one, coil (C) neither."""
+    from protok.structures import Promod3Chains
+
+    data = Promod3Chains(promod3_npz)
+    picks = np.flatnonzero((data.lengths >= 60) & (data.lengths <= 250))[:40]
+    seen: dict[str, list[np.ndarray]] = {c: [] for c in "HTSC"}
+    for i in picks:
+        chain = data.chain(int(i))
+        batch = torch.as_tensor(np.nan_to_num(chain.coords), dtype=torch.float32)[None]
+        mask = torch.as_tensor(np.isfinite(chain.coords).all(-1))[None]
+        n = batch.shape[1]
+        targets, valid = dssp_local_targets(
+            batch, mask, torch.zeros(1, n, dtype=torch.long), torch.zeros(1, n, dtype=torch.bool)
+        )
+        targets, valid = targets[0].numpy() > 0, valid[0].numpy()
+        assert targets.shape == (n, dssp_target_count()) == (n, 16) and not targets[~valid].any()
+        inside, col = np.zeros(n, bool), 0  # residue strictly inside some turn s .. s + t
+        for t in DSSP_TURNS:
+            for start in range(-t, 1):
+                if -t < start < 0:
+                    inside |= targets[:, col]
+                col += 1
+        labels = np.array(list(data.dssp(int(i))))
+        for c in seen:
+            sel = (labels == c) & valid[:, -1]
+            seen[c].append(np.stack([inside[sel], targets[sel, -1]], -1))
+    share = {c: np.concatenate(v).mean(0) for c, v in seen.items()}  # (inside a turn, bend)
+    assert share["T"][0] > 0.98 and share["H"][0] > 0.98, share
+    assert share["S"][1] > 0.98 and share["S"][0] < 0.05, share
+    assert share["C"][0] < 0.02 and share["C"][1] < 0.02, share
+
+
+def test_dssp_head_learns_the_criteria(tiny_config, ubiquitin, graph_of):
+    batch = graph_of(ubiquitin)
+    targets, valid = dssp_local_targets(*_dense(batch))
+    assert 0 < float(targets[valid].mean()) < 1  # ubiquitin has turns and bends, and places without
+    logit = torch.logit(targets.clamp(0.01, 0.99))
+    assert float(token_dssp_loss(logit, targets, valid)) < 0.02
+    model = ProtokModel(_with_head(tiny_config, window=4, span=True, dssp=True)).train()
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    seen = []
+    for _ in range(12):
+        out = model(batch, progress=0.5)
+        seen.append(float(out.losses["token_dssp"].detach()))
+        opt.zero_grad()
+        out.loss.backward()
+        opt.step()
+    assert seen[-1] < 0.8 * seen[0], seen
