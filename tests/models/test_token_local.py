@@ -14,9 +14,9 @@ from protok.errors import CheckpointError
 from protok.models import ProtokModel, load_model, save_model
 from protok.models.io import load_weights_into
 from protok.models.token_local import (
+    DSSP_TURNS,
     TOKEN_LOCAL_ANGLES,
     WINDOW_DISTANCE_SCALE,
-    DSSP_TURNS,
     dssp_local_targets,
     dssp_target_count,
     token_dssp_loss,
