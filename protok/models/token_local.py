@@ -38,7 +38,7 @@ each n-turn (n = 3, 4, 5: an H-bond from the C=O of residue s to the N-H of s + 
 -0.5 kcal/mol) whose span s .. s + n holds residue i, and whether residue i is a bend (the angle between
 CA(i-2)->CA(i) and CA(i)->CA(i+2) above 70 degrees). Turns and bends are what DSSP's T, S, G and the ends of
 helices are made of, and a distance regression gives no sharp edge at their thresholds. Their loss
-(:func:`token_dssp_loss`) is the binary cross-entropy, mean over valid ones. The structure's own DSSP
+(:func:`token_dssp_loss`) is the binary cross-entropy, turns and bends weighing alike. The structure's own DSSP
 annotations are never read.
 
 The head is a training aid: :class:`~protok.models.model.ProtokModel` builds it for training only,
@@ -354,7 +354,8 @@ def dssp_local_targets(
 
 
 def token_dssp_loss(logits: Tensor, targets: Tensor, valid: Tensor) -> Tensor:
-    """Binary cross-entropy of the predicted DSSP criteria, mean over valid ones (scalar, float32).
+    """Binary cross-entropy of the predicted DSSP criteria (scalar, float32): the mean over the valid turns and
+    the mean over the valid bends, averaged, so the one bend criterion weighs as much as the fifteen turns.
 
     Parameters
     ----------
@@ -362,4 +363,4 @@ def token_dssp_loss(logits: Tensor, targets: Tensor, valid: Tensor) -> Tensor:
     valid : Tensor, shape=(B, L, 16), dtype=bool
     """
     bce = nn.functional.binary_cross_entropy_with_logits(logits.float(), targets.float(), reduction="none")
-    return masked_mean(bce, valid)
+    return 0.5 * (masked_mean(bce[..., :-1], valid[..., :-1]) + masked_mean(bce[..., -1], valid[..., -1]))

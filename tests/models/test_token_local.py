@@ -292,6 +292,11 @@ def test_dssp_head_learns_the_criteria(tiny_config, ubiquitin, graph_of):
     assert 0 < float(targets[valid].mean()) < 1  # ubiquitin has turns and bends, and places without
     logit = torch.logit(targets.clamp(0.01, 0.99))
     assert float(token_dssp_loss(logit, targets, valid)) < 0.02
+    # the one bend criterion weighs as much as the fifteen turns: right turns, bends at even odds
+    unsure = logit.clone()
+    unsure[..., -1] = 0.0
+    got, want = float(token_dssp_loss(unsure, targets, valid)), 0.5 * (-np.log(0.99) + np.log(2.0))
+    assert abs(got - want) < 1e-4, (got, want)
     model = ProtokModel(_with_head(tiny_config, window=4, span=True, dssp=True)).train()
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     seen = []
