@@ -8,7 +8,8 @@ minute once its tokens are cached. Numbers land within a few hundredths of the f
 Beside the probe, each row has the tokens' secondary-structure purity on the fold-held-out test chains:
 ``H(SS3|token)`` and ``H(SS8|token)`` (bits: what a token leaves unsaid about its residue's DSSP state) and the
 macro-F1 of the per-token majority state fitted on the training chains (a lookup table; the probe, which sees
-one token's vector, lands close to it).
+one token's vector, lands close to it), and that lookup's F1 for each of the eight DSSP states (macro-F1
+counts a rare state such as the bend S as much as the helix H).
 
     python benchmarks/ss_probe.py --tokenizers v2=protok-provq-small-v2,3di,random -o ss.json
 """
@@ -25,9 +26,10 @@ from typing import Any
 import numpy as np
 
 
-def token_purity(ds: Any, tokens: dict[str, np.ndarray]) -> dict[str, float]:
-    """Conditional entropies of DSSP given the token and the per-token majority macro-F1 (fold test)."""
-    from protok.bench.scores import macro_f1
+def token_purity(ds: Any, tokens: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Conditional entropies of DSSP given the token and the per-token majority macro-F1 (fold test), with
+    the majority lookup's F1 of each DSSP state."""
+    from protok.bench.scores import class_f1, macro_f1
     from protok.bench.tasks.effectiveness import SS3_OF_SS8, SS8_STATES
 
     lut = {c: i for i, c in enumerate(SS8_STATES)}
@@ -47,7 +49,7 @@ def token_purity(ds: Any, tokens: dict[str, np.ndarray]) -> dict[str, float]:
     split = ds.splits["scop"]
     t_train, y_train = pooled(split.train)
     t_test, y_test = pooled(split.tests["fold_test"])
-    out: dict[str, float] = {}
+    out: dict[str, Any] = {}
     for name, to_class in (("ss3", SS3_OF_SS8), ("ss8", np.arange(8))):
         a, b = to_class[y_train], to_class[y_test]
         counts = np.zeros((int(max(t_train.max(), t_test.max())) + 1, int(to_class.max()) + 1))
@@ -55,6 +57,9 @@ def token_purity(ds: Any, tokens: dict[str, np.ndarray]) -> dict[str, float]:
         fallback = np.bincount(a).argmax()
         majority = np.where(counts.sum(1) > 0, counts.argmax(1), fallback)
         out[f"majority_{name}_macro_f1"] = round(macro_f1(b, majority[t_test]), 4)
+        if name == "ss8":
+            f1 = class_f1(b, majority[t_test], np.arange(len(SS8_STATES)))
+            out["majority_ss8_f1_by_state"] = {s: round(float(v), 3) for s, v in zip(SS8_STATES, f1)}
         test_counts = np.zeros_like(counts)
         np.add.at(test_counts, (t_test, b), 1)
         p = test_counts / np.maximum(test_counts.sum(1, keepdims=True), 1)

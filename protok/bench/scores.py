@@ -9,6 +9,7 @@ from scipy import stats
 
 __all__ = [
     "auroc",
+    "class_f1",
     "macro_f1",
     "spearman",
     "pearson",
@@ -45,18 +46,23 @@ def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
     return float((r[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
+def class_f1(y_true: np.ndarray, y_pred: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """F1 of each class of ``classes`` (NaN for a class in neither ``y_true`` nor ``y_pred``)."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    out = np.full(len(classes), np.nan)
+    for i, c in enumerate(classes):
+        t, p = y_true == c, y_pred == c
+        if t.any() or p.any():
+            out[i] = 2 * float((t & p).sum()) / (t.sum() + p.sum())
+    return out
+
+
 def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int | None = None) -> float:
     """Unweighted mean of per-class F1 over classes present in ``y_true`` or ``y_pred``."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     classes = np.union1d(np.unique(y_true), np.unique(y_pred)) if n_classes is None else np.arange(n_classes)
-    f1s = []
-    for c in classes:
-        t, p = y_true == c, y_pred == c
-        if not t.any() and not p.any():
-            continue
-        tp = float((t & p).sum())
-        f1s.append(2 * tp / (t.sum() + p.sum()))
-    return float(np.mean(f1s)) if f1s else float("nan")
+    f1s = class_f1(y_true, y_pred, classes)
+    return float(np.nanmean(f1s)) if np.isfinite(f1s).any() else float("nan")
 
 
 def spearman(x: np.ndarray, y: np.ndarray) -> float:
