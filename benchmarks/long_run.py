@@ -12,7 +12,7 @@ repository as ONE file, replaced each time, never piled up:
 * ``restore`` unpacks that file into a fresh ``RUN_DIR`` so that ``--resume`` continues from it.
 
 ``snapshot --weights-only`` leaves the optimizer state out (two thirds of a small model's checkpoint, for a
-repository that has to stay small): the restored checkpoint then starts the next phase as a warm start,
+repository that has to stay small) and gzips the file (``restore`` reads either form): the restored checkpoint then starts the next phase as a warm start,
 ``protok train CONFIG --set run.init_from=RUN_DIR/checkpoints/step_N`` (same weights, step and schedules; a
 fresh optimizer, re-warmed), as every fine-tune phase of the shipped models began.
 
@@ -88,7 +88,8 @@ def snapshot(
     rows = [r for r in lineage_rows(run_dir, parent, start) if r["step"] <= step]
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     tmp = STATE_DIR / f".{name}.tar.tmp"
-    with tarfile.open(tmp, "w") as tar:  # weights are already compact: no compression
+    # weights barely compress; a weights-only file, small enough to matter, is gzipped for its metrics' text
+    with tarfile.open(tmp, "w:gz" if weights_only else "w") as tar:
         for f in sorted(ckpt.iterdir()):
             if not (weights_only and f.name == OPTIMIZER_FILE):
                 tar.add(f, arcname=f"checkpoints/{latest}/{f.name}")

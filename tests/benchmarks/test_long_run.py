@@ -66,6 +66,8 @@ def test_snapshot_packs_the_latest_checkpoint_and_weights_only_leaves_the_optimi
     lr.snapshot("demo", run, "configs/x.toml", 0.01, weights_only=weights_only)
     with tarfile.open(tmp_path / "state" / "demo.tar") as tar:
         names = set(tar.getnames())
+    with open(tmp_path / "state" / "demo.tar", "rb") as f:
+        assert (f.read(2) == b"\x1f\x8b") == weights_only  # gzip magic: the weights-only file is compressed
     packed = {n.rsplit("/", 1)[1] for n in names if n.startswith("checkpoints/step_00000020/")}
     want = {"model.safetensors", "rng.safetensors", "config.json", "trainer_state.json"}
     assert packed == (want if weights_only else want | {"optimizer.safetensors"})
