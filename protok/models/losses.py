@@ -152,6 +152,10 @@ class LossConfig:
             raise ConfigError(f"LossConfig: token_local_hidden must be >= 1, got {self.token_local_hidden}")
         if self.token_local_window < 0:
             raise ConfigError(f"LossConfig: token_local_window must be >= 0, got {self.token_local_window}")
+        if self.token_local_span and self.token_local_window < 2:
+            raise ConfigError(
+                f"LossConfig: token_local_span needs token_local_window >= 2, got {self.token_local_window}"
+            )
 
 
 def unclamped_share(config: LossConfig, progress: float) -> float:

@@ -307,3 +307,12 @@ def test_dssp_head_learns_the_criteria(tiny_config, ubiquitin, graph_of):
         out.loss.backward()
         opt.step()
     assert seen[-1] < 0.8 * seen[0], seen
+
+
+def test_span_without_a_window_is_a_config_error():
+    from protok.errors import ConfigError
+    from protok.models.losses import LossConfig
+
+    with pytest.raises(ConfigError, match="token_local_span needs token_local_window >= 2"):
+        LossConfig(token_local_weight=1.0, token_local_span=True)
+    assert LossConfig(token_local_weight=1.0, token_local_window=2, token_local_span=True).token_local_span
