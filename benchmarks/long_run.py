@@ -12,9 +12,10 @@ repository as ONE file, replaced each time, never piled up:
 * ``restore`` unpacks that file into a fresh ``RUN_DIR`` so that ``--resume`` continues from it.
 
 ``snapshot --weights-only`` leaves the optimizer state out (two thirds of a small model's checkpoint, for a
-repository that has to stay small) and gzips the file (``restore`` reads either form): the restored checkpoint then starts the next phase as a warm start,
-``protok train CONFIG --set run.init_from=RUN_DIR/checkpoints/step_N`` (same weights, step and schedules; a
-fresh optimizer, re-warmed), as every fine-tune phase of the shipped models began.
+repository that has to stay small) and gzips the file (``restore`` reads either form): the restored checkpoint
+then starts the next phase as a warm start, ``protok train CONFIG --set
+run.init_from=RUN_DIR/checkpoints/step_N`` (same weights, step and schedules; a fresh optimizer, re-warmed), as
+every fine-tune phase of the shipped models began.
 
 A fine-tune phase (``run.init_from``: the run starts from another run's checkpoint, its step and schedules)
 is snapshotted with ``--parent PARENT_RUN_DIR``: the curve and the plateau test then hold the parent's rows

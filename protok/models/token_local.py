@@ -28,18 +28,18 @@ bond from i to i+k exists: the conformation of the stretch around residue i that
 of (3Di's and the benchmark's random control describe a residue by such a window), not only its own angles.
 With ``loss.token_local_span`` as well, it predicts the span distances CA(i-k)-CA(i+k) for ``k = 2 .. W``
 (:func:`token_window_targets`): CA(i-2)-CA(i+2) fixes DSSP's bend angle at residue i (kappa, the angle between
-CA(i-2)->CA(i) and CA(i)->CA(i+2); a bend is kappa > 70 degrees), which the distances from i alone leave open, and
-the longer spans tell a helix (about 10 Å over i±4) from a strand (about 25 Å). Their loss
+CA(i-2)->CA(i) and CA(i)->CA(i+2); a bend is kappa > 70 degrees), which the distances from i alone leave open,
+and the longer spans tell a helix (about 10 Å over i±4) from a strand (about 25 Å). Their loss
 (:func:`token_window_loss`) is the squared error, mean over valid distances.
 
 With ``loss.token_local_dssp`` it also predicts, as probabilities, DSSP's local criteria around residue i
-(Kabsch & Sander 1983), computed from the backbone coordinates as DSSP computes them (:func:`dssp_local_targets`):
-each n-turn (n = 3, 4, 5: an H-bond from the C=O of residue s to the N-H of s + n, electrostatic energy below
--0.5 kcal/mol) whose span s .. s + n holds residue i, and whether residue i is a bend (the angle between
-CA(i-2)->CA(i) and CA(i)->CA(i+2) above 70 degrees). Turns and bends are what DSSP's T, S, G and the ends of
-helices are made of, and a distance regression gives no sharp edge at their thresholds. Their loss
-(:func:`token_dssp_loss`) is the binary cross-entropy, turns and bends weighing alike. The structure's own DSSP
-annotations are never read.
+(Kabsch & Sander 1983), computed from the backbone coordinates as DSSP computes them
+(:func:`dssp_local_targets`): each n-turn (n = 3, 4, 5: an H-bond from the C=O of residue s to the N-H of
+s + n, electrostatic energy below -0.5 kcal/mol) whose span s .. s + n holds residue i, and whether residue
+i is a bend (the angle between CA(i-2)->CA(i) and CA(i)->CA(i+2) above 70 degrees). Turns and bends are what
+DSSP's T, S, G and the ends of helices are made of, and a distance regression gives no sharp edge at their
+thresholds. Their loss (:func:`token_dssp_loss`) is the binary cross-entropy, turns and bends weighing
+alike. The structure's own DSSP annotations are never read.
 
 The head is a training aid: :class:`~protok.models.model.ProtokModel` builds it for training only,
 and released weights leave it out.
@@ -108,8 +108,6 @@ class TokenLocalHead(nn.Module):
     ) -> None:
         super().__init__()
         self.net = mlp([dim, hidden, hidden, 2 * len(TOKEN_LOCAL_ANGLES)])
-        self.window = window
-        self.span = span
         n_dist = len(token_window_offsets(window)) + (max(window - 1, 0) if span else 0)
         #: Predicts the window distances (:meth:`distances`); None without a window.
         self.window_net = mlp([dim, hidden, hidden, n_dist]) if n_dist else None
@@ -120,13 +118,13 @@ class TokenLocalHead(nn.Module):
         return self.net(x).unflatten(-1, (len(TOKEN_LOCAL_ANGLES), 2))
 
     def distances(self, x: Tensor) -> Tensor:
-        """The window distances (..., n) from residue vectors (..., D), in :func:`token_window_targets`' order."""
+        """Window distances (..., n) from residue vectors (..., D) (:func:`token_window_targets`' order)."""
         if self.window_net is None:
             raise ValueError("TokenLocalHead: built without a window (loss.token_local_window < 2)")
         return self.window_net(x)
 
     def dssp_logits(self, x: Tensor) -> Tensor:
-        """Logits (..., :func:`dssp_target_count`) of :func:`dssp_local_targets` from residue vectors (..., D)."""
+        """Logits (..., 16) of :func:`dssp_local_targets` from residue vectors (..., D)."""
         if self.dssp_net is None:
             raise ValueError("TokenLocalHead: built without DSSP criteria (loss.token_local_dssp = false)")
         return self.dssp_net(x)
@@ -145,6 +143,14 @@ def _shifted(x: Tensor, offset: int) -> Tensor:
     else:
         out = x.clone()
     return out
+
+
+def _bonded_runs(nxt: Tensor, longest: int) -> list[Tensor]:
+    """``runs[k - 1][:, i]``: residues i .. i+k bonded in a row, k = 1 .. ``longest`` (``nxt``: i to i+1)."""
+    runs = [nxt]
+    for k in range(2, longest + 1):
+        runs.append(runs[-1] & _shifted(nxt, k - 1))
+    return runs
 
 
 @torch.no_grad()
@@ -257,11 +263,7 @@ def token_window_targets(
     if not offsets:
         raise ValueError(f"token_window_targets: window must be >= 2, got {window}")
     ca = coords.float()[..., 1, :]
-    nxt = bonded_next(atom_mask, chain_idx, chain_break)
-    # reach[k - 1][:, i]: residues i .. i+k are bonded in a row.
-    reach = [nxt]
-    for k in range(2, window + 1):
-        reach.append(reach[-1] & _shifted(nxt, k - 1))
+    reach = _bonded_runs(bonded_next(atom_mask, chain_idx, chain_break), window)
     dists, valid = [], []
     for k in offsets:
         ok = reach[abs(k) - 1] if k > 0 else _shifted(reach[abs(k) - 1], k)
@@ -310,9 +312,9 @@ def dssp_local_targets(
     For each n of :data:`DSSP_TURNS` and each start s = i - n .. i (in that order): whether the n-turn at s
     exists (:func:`hbond_energy` of C=O(s) to N-H(s + n) below :data:`HBOND_THRESHOLD`; the amide H placed as
     DSSP places it, 1 Å from N opposite the previous residue's C=O; proline is not singled out); then whether
-    i is a bend (kappa above :data:`BEND_THRESHOLD`). A turn exists to be judged when residues s .. s + n are
-    bonded in a row (:func:`bonded_next`) and the O of s and of s + n - 1 are present; a bend when i - 2 .. i + 2
-    are bonded in a row.
+    i is a bend (kappa above :data:`BEND_THRESHOLD`). A turn exists to be judged when residues s .. s + n
+    are bonded in a row (:func:`bonded_next`) and the O of s and of s + n - 1 are present; a bend when
+    i - 2 .. i + 2 are bonded in a row.
 
     Parameters
     ----------
@@ -331,10 +333,7 @@ def dssp_local_targets(
     x = coords.float()
     n_at, ca, c, o = x[..., 0, :], x[..., 1, :], x[..., 2, :], x[..., 3, :]
     has_o = atom_mask[..., 3]
-    nxt = bonded_next(atom_mask, chain_idx, chain_break)
-    reach = [nxt]  # reach[k - 1][:, i]: residues i .. i+k bonded in a row
-    for k in range(2, max(DSSP_TURNS) + 1):
-        reach.append(reach[-1] & _shifted(nxt, k - 1))
+    reach = _bonded_runs(bonded_next(atom_mask, chain_idx, chain_break), max(DSSP_TURNS))
     # the amide H of residue j, from the C=O of j - 1
     h = n_at + normalize(_shifted(c, -1) - _shifted(o, -1))
     targets, valid = [], []
@@ -354,8 +353,8 @@ def dssp_local_targets(
 
 
 def token_dssp_loss(logits: Tensor, targets: Tensor, valid: Tensor) -> Tensor:
-    """Binary cross-entropy of the predicted DSSP criteria (scalar, float32): the mean over the valid turns and
-    the mean over the valid bends, averaged, so the one bend criterion weighs as much as the fifteen turns.
+    """Binary cross-entropy of the predicted DSSP criteria (scalar, float32): the mean over the valid turns
+    and the mean over the valid bends, averaged, so the one bend criterion weighs as much as the 15 turns.
 
     Parameters
     ----------
