@@ -39,10 +39,11 @@ MODEL_REGISTRY: dict[str, str] = {
     "protok-provq-small-v2.1": "protok-provq-small-v2.1",
     "protok-provq-small-v2.2": "protok-provq-small-v2.2",
     "protok-provq-small-v2.3": "protok-provq-small-v2.3",
+    "protok-provq-small-v2.4": "protok-provq-small-v2.4",
 }
 
 #: The model used when none is named.
-DEFAULT_MODEL: str = "protok-provq-small-v2.3"
+DEFAULT_MODEL: str = "protok-provq-small-v2.4"
 
 
 def list_models() -> list[str]:
