@@ -40,6 +40,7 @@ MODEL_REGISTRY: dict[str, str] = {
     "protok-provq-small-v2.2": "protok-provq-small-v2.2",
     "protok-provq-small-v2.3": "protok-provq-small-v2.3",
     "protok-provq-small-v2.4": "protok-provq-small-v2.4",
+    "protok-provq-small-v2.4-fast": "protok-provq-small-v2.4-fast",
 }
 
 #: The model used when none is named.

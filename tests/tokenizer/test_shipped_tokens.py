@@ -2,8 +2,8 @@
 
 ``tests/data/shipped_tokens.json`` holds the tokens of every chain of seven committed structures under
 every shipped model (``protok-provq-small-v0``, ``-v1``, ``-v2``, ``-v2-fast``, ``-v2.1``, ``-v2.2``, ``-v2.3``,
-``-v2.4``), as e3nn's generic tensor product and linears, the wide edge matrix and the quantizer's full forward
-compute them. Faster code paths must keep them bit-identical: users' token
+``-v2.4``, ``-v2.4-fast``), as e3nn's generic tensor product and linears, the wide edge matrix and the quantizer's
+full forward compute them. Faster code paths must keep them bit-identical: users' token
 corpora stay valid across protok releases of the same model.
 """
 
