@@ -6,7 +6,7 @@ the distances of its latent to the nearest and second-nearest code, next to the 
 all residues. A flip at a gap of ~1e-5 is float32 rounding of the moved coordinates meeting a near-tie in the
 nearest-code search, not a loss of invariance.
 
-    python benchmarks/rigid_ties.py --suite full --model benchmarks/checkpoints/vq-small-v1
+    python benchmarks/rigid_ties.py --suite full --model protok-provq-small-v2.4-fast
 """
 
 from __future__ import annotations
