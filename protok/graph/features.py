@@ -33,6 +33,7 @@ matrix on demand (inside the encoder's forward, batched). The same-chain flag is
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -92,6 +93,8 @@ RBF_ATOM_PAIRS: tuple[tuple[str, str], ...] = (
 #: Gaussians per distance and their range (Å).
 RBF_COUNT: int = 16
 RBF_MAX: float = 20.0
+#: :func:`rbf`'s base-2 exponents stop at minus this (``80 log2 e``: values stay >= exp(-80)).
+_RBF_CLAMP: float = 80.0 * math.log2(math.e)
 #: Sequence separations are clipped to ``[-MAX_SEPARATION, MAX_SEPARATION]``.
 MAX_SEPARATION: int = 32
 
@@ -158,11 +161,14 @@ def rbf(
     """
     mu = torch.linspace(0.0, d_max, count, dtype=d.dtype, device=d.device)
     sigma = d_max / count
-    # one (..., count) buffer, then in place: this is the hot spot of build_graph
-    out = torch.sub((d / sigma).unsqueeze(-1), mu / sigma, out=out)
-    # Clamping the exponent at -80 keeps results normal floats (>= 1.8e-35): subnormal results of exp
+    # One (..., count) buffer, then in place. The distances are repeated first (a subtraction that broadcasts
+    # them along the last axis runs 1.4x slower); d - mu is exact near each centre, where the RBF is large,
+    # so the result is within 1e-7 of float64's (dividing by sigma first rounds to ~1e-6). exp(-x^2) is
+    # computed as 2^(-x^2 log2 e): torch's exp2 takes a third of exp's time on a CPU.
+    out = torch.sub(d.unsqueeze(-1).repeat_interleave(count, dim=-1), mu, out=out)
+    # Clamping the exponent at -80 (natural log) keeps results normal floats (>= 1.8e-35): subnormal results
     # are ~20x slower on x86 CPUs and far distances would otherwise produce them for most entries.
-    out.square_().clamp_(max=80.0).neg_().exp_()
+    out.square_().mul_(-math.log2(math.e) / sigma**2).clamp_(min=-_RBF_CLAMP).exp2_()
     return out
 
 
@@ -386,7 +392,8 @@ def _fill_geometry_block(
     n_rbf = len(RBF_ATOM_PAIRS) * RBF_COUNT
     dist_feat = out[:, :n_rbf].view(e, len(RBF_ATOM_PAIRS), RBF_COUNT)
     rbf(edge_dist, out=dist_feat)
-    dist_feat.nan_to_num_(nan=0.0)  # missing atom pairs (NaN distance) -> all-zero RBFs
+    if bool(torch.isnan(edge_dist.sum())):  # a NaN anywhere (distances are >= 0: no inf - inf)
+        dist_feat.nan_to_num_(nan=0.0)  # missing atom pairs (NaN distance) -> all-zero RBFs
     out[:, n_rbf : n_rbf + 9] = edge_rot.reshape(e, 9)
     out[:, n_rbf + 9 : n_rbf + 12] = edge_dir.reshape(e, 3)
 

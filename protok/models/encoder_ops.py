@@ -86,10 +86,11 @@ class FastUVU:
     Computes exactly the function of e3nn's ``o3.TensorProduct`` for input ``S x 0e + V x 1o`` times
     ``Y = (Y0, Y1)`` (``0e + 1o``) with ``uvu`` paths and external per-edge weights (same weight layout, same
     path weights and Wigner-3j factors, so checkpoints are interchangeable; ``tests/models/test_encoder.py``
-    compares the two) but as four broadcast products, each summed over in-edges on its own (batched matrix
-    products on the regular layout), with the per-path constants applied after the sum, where there are
-    ``k`` times fewer rows. e3nn's generic code path (einsums, a ``cat`` of the path outputs, then a gather
-    for the sum) takes 2.9x as long for a 300-residue chain on a CPU (``benchmarks/encoder_speed.py``,
+    compares the two) but as elementwise products, each summed over in-edges on its own (on the regular
+    layout, over the in-edge axis of ``(N, k, ...)`` views, with the vector channels gathered
+    component-major so that products run over contiguous channels), with the per-path constants applied
+    after the sum, where there are ``k`` times fewer rows. e3nn's generic code path (einsums, a ``cat`` of
+    the path outputs, then a gather for the sum) takes 2.9x as long for a 300-residue chain on a CPU (``benchmarks/encoder_speed.py``,
     ``tp_sum`` rows); the edge work is most of the encoder's time.
 
     Paths, in e3nn's instruction order: ``0e x 0e -> 0e`` (``w u Y0``), ``0e x 1o -> 1o`` (``w u Y1 / sqrt 3``),
@@ -126,17 +127,19 @@ class FastUVU:
         are skipped (multiplying by 1.0 is exact).
         """
         s_n, v_n = self.n_s, self.n_v
-        if table.regular:  # (N, k, ...) views: per-node sums as batched products, no E x C temporaries
+        if table.regular:  # (N, k, ...) views: per-node sums over the in-edge axis, no gather for the sums
             n, k = table.num_nodes, table.width
-            xs = x[src].view(n, k, -1)
-            s, v = xs[..., :s_n], xs[..., s_n:].view(n, k, v_n, 3)
+            xs = _component_major(x, s_n, v_n)[src].view(n, k, -1)
+            s, v = xs[..., :s_n], xs[..., s_n:].view(n, k, 3, v_n)
             y1 = sh[:, 1:4].view(n, k, 3)
             w0, w1, w2, w3 = w.view(n, k, -1).split([s_n, s_n, v_n, v_n], dim=-1)
+            ws = w1 * s
+            dots = (v[:, :, 0] * y1[..., 0:1] + v[:, :, 1] * y1[..., 1:2]) + v[:, :, 2] * y1[..., 2:3]
             parts = [
                 (w0 * s).sum(1),
-                torch.bmm((w1 * s).transpose(1, 2), y1).view(n, 3 * s_n),
-                (w2[..., None] * v).sum(1).view(n, 3 * v_n),
-                (w3 * torch.einsum("nkuc,nkc->nku", v, y1)).sum(1),
+                torch.stack([(ws * y1[..., c : c + 1]).sum(1) for c in range(3)], dim=-1).view(n, 3 * s_n),
+                (w2[:, :, None, :] * v).sum(1).transpose(1, 2).reshape(n, 3 * v_n),
+                (w3 * dots).sum(1),
             ]
         else:
             xs = x[src]
@@ -165,8 +168,9 @@ class FastUVU:
         per-edge tensors are still in a core's cache (over all edges at once, each step streams ``(E, C)``
         tensors through memory), into buffers reused from block to block. Each step is the operation
         :meth:`aggregate` runs, on the block's rows and with operands of the same layout (matrix products
-        row by row, batched products per node, sums over the in-edge axis), so the result has the same bits,
-        in float32 and float64 (``tests/models/test_encoder_ops.py``). Anything else runs :meth:`aggregate`.
+        row by row, the same elementwise products, sums over the in-edge axis), so the result has the same
+        bits, in float32 and float64 (``tests/models/test_encoder_ops.py``). Anything else runs
+        :meth:`aggregate`.
         """
         mlp_layers = _plain_radial(radial)
         plain = not _BLOCKED or torch.is_grad_enabled() or not table.regular or x.device.type != "cpu"
@@ -183,26 +187,34 @@ class FastUVU:
         rows = max(stop - start for start, stop in blocks) * k
         new = x.new_empty
         hid, w, xs = new(rows, w1.shape[0]), new(rows, w2.shape[0]), new(rows, x.shape[1])
-        prod_s, prod_v, prod_w3 = new(rows, s_n), new(rows, v_n, 3), new(rows, v_n)
-        p0, p1, p2, p3 = new(n, s_n), new(n, s_n, 3), new(n, v_n, 3), new(n, v_n)
+        prod_s, prod_y, prod_v = new(rows, s_n), new(rows, s_n), new(rows, 3, v_n)
+        dots, term = new(rows, v_n), new(rows, v_n)
+        p0, p1, p2, p3 = new(n, s_n), new(n, s_n, 3), new(n, 3, v_n), new(n, v_n)
         y1 = sh[:, 1:4].view(n, k, 3)
+        xc = _component_major(x, s_n, v_n)
         for start, stop in blocks:
             m, e = stop - start, (stop - start) * k
             edges = slice(start * k, stop * k)
             h = torch.addmm(b1, edge_emb[edges], w1.t(), out=hid[:e])  # what nn.Linear runs
             nn.functional.silu(h, inplace=True)
             wb = torch.addmm(b2, h, w2.t(), out=w[:e]).view(m, k, -1)
-            xb = torch.index_select(x, 0, src[edges], out=xs[:e]).view(m, k, -1)
-            s, v, yb = xb[..., :s_n], xb[..., s_n:].view(m, k, v_n, 3), y1[start:stop]
+            xb = torch.index_select(xc, 0, src[edges], out=xs[:e]).view(m, k, -1)
+            s, v, yb = xb[..., :s_n], xb[..., s_n:].view(m, k, 3, v_n), y1[start:stop]
             w0, w1_, w2_, w3 = wb.split([s_n, s_n, v_n, v_n], dim=-1)
             torch.sum(torch.mul(w0, s, out=prod_s[:e].view(m, k, s_n)), 1, out=p0[start:stop])
             ws = torch.mul(w1_, s, out=prod_s[:e].view(m, k, s_n))
-            torch.bmm(ws.transpose(1, 2), yb, out=p1[start:stop])
-            wv = torch.mul(w2_[..., None], v, out=prod_v[:e].view(m, k, v_n, 3))
+            for c in range(3):
+                prod = torch.mul(ws, yb[..., c : c + 1], out=prod_y[:e].view(m, k, s_n))
+                torch.sum(prod, 1, out=p1[start:stop, :, c])
+            wv = prod_v[:e].view(m, k, 3, v_n)
+            for c in range(3):  # one product per component: 2x faster than broadcasting w2 over them
+                torch.mul(w2_, v[:, :, c], out=wv[:, :, c])
             torch.sum(wv, 1, out=p2[start:stop])
-            dots = torch.einsum("nkuc,nkc->nku", v, yb)
-            torch.sum(torch.mul(w3, dots, out=prod_w3[:e].view(m, k, v_n)), 1, out=p3[start:stop])
-        agg = torch.cat([p0, p1.view(n, 3 * s_n), p2.view(n, 3 * v_n), p3], dim=1)
+            d = torch.mul(v[:, :, 0], yb[..., 0:1], out=dots[:e].view(m, k, v_n))
+            for c in (1, 2):
+                d.add_(torch.mul(v[:, :, c], yb[..., c : c + 1], out=term[:e].view(m, k, v_n)))
+            torch.sum(torch.mul(w3, d, out=term[:e].view(m, k, v_n)), 1, out=p3[start:stop])
+        agg = torch.cat([p0, p1.view(n, 3 * s_n), p2.transpose(1, 2).reshape(n, 3 * v_n), p3], dim=1)
         return agg * self.scale.to(device=agg.device, dtype=agg.dtype)
 
 
@@ -236,6 +248,13 @@ def node_blocks(num_nodes: int, width: int, edge_block: int, align: int = 1) -> 
     count = max(1, -(-num_nodes // per))
     bounds = [min(num_nodes, (num_nodes * i // count) // align * align) for i in range(count)] + [num_nodes]
     return [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+
+
+def _component_major(x: Tensor, n_s: int, n_v: int) -> Tensor:
+    """Node features ``S x 0e + V x 1o`` (vector channel ``u``, component ``c`` at column ``S + 3u + c``)
+    with the vector columns reordered component-major (``S + cV + u``), a copy of ``N`` rows."""
+    order = [*range(n_s), *(n_s + 3 * u + c for c in range(3) for u in range(n_v))]
+    return x.index_select(1, torch.tensor(order, dtype=torch.long, device=x.device))
 
 
 def _plain_radial(radial: nn.Module) -> tuple[nn.Linear, nn.Linear] | None:

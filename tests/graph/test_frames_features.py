@@ -14,6 +14,7 @@ from protok.graph import (
     NODE_S_DIM,
     RBF_ATOM_PAIRS,
     RBF_COUNT,
+    RBF_MAX,
     backbone_dihedrals,
     backbone_frames,
     dihedral,
@@ -125,4 +126,14 @@ def test_rbf_and_sequence_encoding():
     assert r[0, 0] == 1 and r[2, -1] == 1 and r[3].max() < 1e-30
     assert int(r[1].argmax()) in (7, 8)
     assert encode_sequence(AA_ALPHABET + "XUBZ-").tolist() == list(range(20)) + [20] * 5
+
+
+def test_rbf_float32_within_1e7_of_float64_and_never_subnormal():
+    d = torch.linspace(0.0, 40.0, 100_001)
+    got = rbf(d)
+    mu = torch.linspace(0.0, RBF_MAX, RBF_COUNT).double()  # the float32 centres the models use
+    sigma = RBF_MAX / RBF_COUNT
+    want = torch.exp(-(((d.double()[:, None] - mu) / sigma) ** 2).clamp(max=80.0))
+    assert float((got.double() - want).abs().max()) < 1e-7
+    assert float(got.min()) >= 1.7e-35  # exponent clamped at -80: no subnormal floats
     assert EDGE_S_DIM == len(RBF_ATOM_PAIRS) * RBF_COUNT + 9 + 3 + 66 + 1
