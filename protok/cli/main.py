@@ -9,6 +9,7 @@ import sys
 import click
 
 from protok import __version__
+from protok.cli.common import teardown_skippable
 
 __all__ = ["cli", "main"]
 
@@ -73,7 +74,8 @@ def main() -> None:
     """Run the command line; an unexpected error is one line on stderr, not a traceback
     (``PROTOK_TRACEBACK=1`` shows the traceback)."""
     try:
-        cli()
+        with teardown_skippable():
+            cli()
     except Exception as exc:  # noqa: BLE001 - the last line of defence for command-line users
         if os.environ.get("PROTOK_TRACEBACK"):
             raise

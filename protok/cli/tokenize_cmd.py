@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from protok.cli.common import load_tokenizer
+from protok.cli.common import load_tokenizer, skip_teardown
 
 __all__ = ["tokenize_cmd"]
 
@@ -96,6 +96,7 @@ def tokenize_cmd(inputs, output, chains, model_name, structure_model, device, wo
             summary = run_tokenize(tok, cfg, stream=sys.stdout, pool=pool)
         except FileExistsError as exc:
             raise click.UsageError(str(exc)) from None
+    skip_teardown()  # every output is closed and the workers have stopped
     click.echo(f"protok tokenize: {summary.line()}", err=True)
     if summary.failed:
         sys.exit(1)

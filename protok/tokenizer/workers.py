@@ -7,6 +7,7 @@ it (each needs about two seconds to import torch and load the model).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import multiprocessing
 import os
@@ -139,6 +140,9 @@ def _init(model: str | None) -> None:
 
     global _TOKENIZER
     torch.set_num_threads(1)
+    # A worker ends after multiprocessing has flushed its result queue; the interpreter's teardown after
+    # that (0.3-1 s with torch loaded) would only delay the pool's shutdown, which waits for it.
+    atexit.register(os._exit, 0)
     if model is not None:
         from protok.tokenizer.api import load
 
