@@ -74,9 +74,9 @@ _SKIP: bool = False
 
 def skip_teardown() -> None:
     """Ask :func:`teardown_skippable` to end the process as soon as this command returns, without the
-    interpreter's teardown (garbage-collecting torch's modules takes 0.3-1 s). For a command that has closed
-    everything it opened and stopped its worker processes; a no-op outside :func:`protok.cli.main.main`
-    (a command invoked in-process, as tests do, keeps its process)."""
+    interpreter's teardown (0.4-0.9 s per process with torch and biotite loaded). For a command that has
+    closed everything it opened and stopped its worker processes; a no-op outside
+    :func:`protok.cli.main.main` (a command invoked in-process, as tests do, keeps its process)."""
     global _SKIP
     _SKIP = _ARMED
 

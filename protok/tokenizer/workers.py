@@ -141,7 +141,7 @@ def _init(model: str | None) -> None:
     global _TOKENIZER
     torch.set_num_threads(1)
     # A worker ends after multiprocessing has flushed its result queue; the interpreter's teardown after
-    # that (0.3-1 s with torch loaded) would only delay the pool's shutdown, which waits for it.
+    # that (0.4-0.9 s with torch loaded) would only delay the pool's shutdown, which waits for it.
     atexit.register(os._exit, 0)
     if model is not None:
         from protok.tokenizer.api import load
