@@ -90,8 +90,8 @@ class FastUVU:
     layout, over the in-edge axis of ``(N, k, ...)`` views, with the vector channels gathered
     component-major so that products run over contiguous channels), with the per-path constants applied
     after the sum, where there are ``k`` times fewer rows. e3nn's generic code path (einsums, a ``cat`` of
-    the path outputs, then a gather for the sum) takes 2.9x as long for a 300-residue chain on a CPU (``benchmarks/encoder_speed.py``,
-    ``tp_sum`` rows); the edge work is most of the encoder's time.
+    the path outputs, then a gather for the sum) takes 2.9x as long for a 300-residue chain on a CPU
+    (``benchmarks/encoder_speed.py``, ``tp_sum`` rows); the edge work is most of the encoder's time.
 
     Paths, in e3nn's instruction order: ``0e x 0e -> 0e`` (``w u Y0``), ``0e x 1o -> 1o`` (``w u Y1 / sqrt 3``),
     ``1o x 0e -> 1o`` (``w v Y0 / sqrt 3``), ``1o x 1o -> 0e`` (``w (v . Y1) / sqrt 3``), each times the path
