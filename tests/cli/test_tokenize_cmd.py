@@ -155,8 +155,9 @@ def test_ray_engine_matches_local(model_dir, tmp_path):
 
 
 def test_command_line_process_with_workers_writes_everything_and_exits_1(model_dir, tmp_path):
-    """The real command in its own process, with a worker pool (>= 128 files): every record written, the
-    failure recorded, exit status 1; the process ends without the interpreter's teardown."""
+    """The installed command in its own process, with a worker pool (>= 128 files), which ends its process
+    and the workers' without the interpreter's teardown: every record written, the failure recorded, exit
+    status 1."""
     import subprocess
     import sys
 
@@ -168,11 +169,9 @@ def test_command_line_process_with_workers_writes_everything_and_exits_1(model_d
         shutil.copy(STRUCTURES / "1ubi.pdb", folder / f"u{i:03d}.pdb")
     shutil.copy(STRUCTURES / "not_a_structure.pdb", folder / "bad.pdb")
     out = tmp_path / "t.jsonl"
-    script = "from protok.cli.main import main; main()"
-    args = ["tokenize", str(folder), "-o", str(out), "--model", str(model_dir), "--workers", "1"]
-    res = subprocess.run(
-        [sys.executable, "-c", script, *args, "--no-progress"], capture_output=True, text=True, timeout=300
-    )
+    cmd = [str(Path(sys.executable).parent / "protok"), "tokenize", str(folder), "-o", str(out)]
+    cmd += ["--model", str(model_dir), "--workers", "1", "--no-progress"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert res.returncode == 1, res.stderr
     assert f"{MIN_FILES_FOR_POOL} ok, 1 failed" in res.stderr
     records = [json.loads(line) for line in out.read_text().splitlines()]

@@ -126,6 +126,7 @@ def test_rbf_and_sequence_encoding():
     assert r[0, 0] == 1 and r[2, -1] == 1 and r[3].max() < 1e-30
     assert int(r[1].argmax()) in (7, 8)
     assert encode_sequence(AA_ALPHABET + "XUBZ-").tolist() == list(range(20)) + [20] * 5
+    assert EDGE_S_DIM == len(RBF_ATOM_PAIRS) * RBF_COUNT + 9 + 3 + 66 + 1
 
 
 def test_rbf_float32_within_1e7_of_float64_and_never_subnormal():
@@ -136,4 +137,3 @@ def test_rbf_float32_within_1e7_of_float64_and_never_subnormal():
     want = torch.exp(-(((d.double()[:, None] - mu) / sigma) ** 2).clamp(max=80.0))
     assert float((got.double() - want).abs().max()) < 1e-7
     assert float(got.min()) >= 1.7e-35  # exponent clamped at -80: no subnormal floats
-    assert EDGE_S_DIM == len(RBF_ATOM_PAIRS) * RBF_COUNT + 9 + 3 + 66 + 1
