@@ -6,9 +6,10 @@ Per training step, with one-hot assignments summed over all DDP ranks (all-reduc
     m_k   <- decay * m_k + (1 - decay) * sum_{i -> k} z_i
     e_k    = m_k / N~_k,  N~_k = (N_k + eps) / (sum_j N_j + K eps) * sum_j N_j     (Laplace smoothing)
 
-the same update as ``vector_quantize_pytorch.VectorQuantize`` (tested against it). The codebook receives
-no gradient and has no codebook loss; the loss is ``commitment_weight * |z - sg(q)|^2``. Initial
-statistics are ``N_k = 1``, ``m_k = e_k`` (also after data-dependent init and for re-seeded codes).
+the update of ``vector_quantize_pytorch.VectorQuantize`` up to 1.33 (tested against it; 1.34 moved to zero
+initial statistics and a different smoothing). The codebook receives no gradient and has no codebook loss;
+the loss is ``commitment_weight * |z - sg(q)|^2``. Initial statistics are ``N_k = 1``, ``m_k = e_k`` (also
+after data-dependent init and for re-seeded codes).
 """
 
 from __future__ import annotations
