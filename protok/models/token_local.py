@@ -124,7 +124,7 @@ class TokenLocalHead(nn.Module):
         return self.window_net(x)
 
     def dssp_logits(self, x: Tensor) -> Tensor:
-        """Logits (..., 16) of :func:`dssp_local_targets` from residue vectors (..., D)."""
+        """Logits (..., :func:`dssp_target_count`) of :func:`dssp_local_targets` from residue vectors (..., D)."""
         if self.dssp_net is None:
             raise ValueError("TokenLocalHead: built without DSSP criteria (loss.token_local_dssp = false)")
         return self.dssp_net(x)
