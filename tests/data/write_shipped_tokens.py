@@ -42,28 +42,24 @@ STRUCTURES = (
 Tokens = dict[str, dict[str, list[int]]]  # structure file -> chain id -> tokens
 
 
-def tokenizer_tokens(model: str) -> Tokens:
-    """Tokens of :data:`STRUCTURES` by the tokenizer users run, one file at a time."""
-    from protok.tokenizer import load
-
-    tok = load(model)
+def tokenizer_tokens(tok: Any) -> Tokens:
+    """Tokens of :data:`STRUCTURES` by ``tok`` (the tokenizer users run, :func:`protok.load`), file by file."""
     return {
         name: {r.chain_id: r.tokens.tolist() for r in tok.encode(REPO / "structures" / name)}
         for name in STRUCTURES
     }
 
 
-def reference_tokens(model: str) -> Tokens:
-    """Tokens of :data:`STRUCTURES` by the reference path (module docstring), one chain at a time."""
+def reference_tokens(model: str, tok: Any) -> Tokens:
+    """Tokens of :data:`STRUCTURES` by the reference path (module docstring), one chain at a time; ``tok``,
+    the same model's tokenizer, gives the graph's neighbour count and the vocabulary's MISSING id."""
     from protok.graph import build_graph
     from protok.models import load_model
     from protok.structures import read_structure
-    from protok.tokenizer import load
 
     net = load_model(model, inference=False)
     for layer in net.encoder.layers:
         layer.fast_tp = None  # e3nn's generic TensorProduct
-    tok = load(model)  # for its graph's neighbour count and its vocabulary's MISSING id
     out: Tokens = {}
     with torch.enable_grad():  # e3nn's own Linear code; no inference-only path applies
         for name in STRUCTURES:
@@ -96,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("models", nargs="*", help="model names (with --check, default: every recorded model)")
     ap.add_argument("--check", action="store_true", help="compare with the recorded tokens, write nothing")
     args = ap.parse_args(argv)
+    from protok.tokenizer import load
+
     golden: dict[str, Any] = json.loads(GOLDEN_PATH.read_text())
     models = args.models or (sorted(golden["tokens"]) if args.check else [])
     if not models:
@@ -105,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     for model in models:
         torch.set_num_threads(1)
         try:
-            fast, ref = tokenizer_tokens(model), reference_tokens(model)
+            tok = load(model)
+            fast, ref = tokenizer_tokens(tok), reference_tokens(model, tok)
         finally:
             torch.set_num_threads(threads)
         problems = [f"tokenizer vs reference: {d}" for d in differences(fast, ref)]
