@@ -24,7 +24,9 @@ Scoring (the same held-out set for every variant: the validation split of the co
 
 Outputs under ``--out`` (default ``benchmarks/results/tournament``): ``results.csv`` (one row per variant),
 ``curves.png`` (validation CA-RMSD and TM-score against CPU hours), ``plan.json`` (calibration and steps),
-``commands.md`` (the command of every run) and ``eval/NAME.json``.
+``commands.md`` (the command of every run), ``eval/NAME.json`` (the scores) and ``eval/NAME.curve.jsonl`` (the
+run's validation rows and the training rows at those steps: what the table and curves need, so a report
+rebuilds them after the run folders are gone).
 
     python benchmarks/recipe_tournament.py --variants baseline,logsep,context --runs-dir runs/tournament
     python benchmarks/recipe_tournament.py --report-only          # table and curves from what is there
@@ -88,10 +90,33 @@ def _run_jobs(jobs: list[Job], lanes: int) -> dict[str, int]:
 
 
 def _metrics(run_dir: Path) -> list[dict[str, Any]]:
-    path = run_dir / "metrics.jsonl"
+    return _metrics_file(run_dir / "metrics.jsonl")
+
+
+def _metrics_file(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _curve(metrics: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of a run's metrics that the table and the curves use: every validation row, and the training
+    rows with CPU time at those steps and at the last step."""
+    train = [r for r in metrics if r.get("split") == "train" and "cpu_s" in r]
+    val = [r for r in metrics if r.get("split") == "val"]
+    steps = {r["step"] for r in val} | ({train[-1]["step"]} if train else set())
+    return [r for r in train if r["step"] in steps] + val
+
+
+def _saved_metrics(out: Path, name: str, runs_dir: Path) -> list[dict[str, Any]]:
+    """``name``'s curve rows (:func:`_curve`): from its run folder when there, saved to
+    ``eval/NAME.curve.jsonl``; else from that file."""
+    path = out / "eval" / f"{name}.curve.jsonl"
+    rows = _curve(_metrics(runs_dir / name))
+    if rows:
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        return rows
+    return _metrics_file(path)
 
 
 def _cpu_per_step(run_dir: Path) -> float:
@@ -449,7 +474,7 @@ def report(
     base = json.loads((out / "baselines.json").read_text())["baselines"]
     rows, curves = [], {}
     for name in plan:
-        metrics = _metrics(runs_dir / name)
+        metrics = _saved_metrics(out, name, runs_dir)
         if metrics:
             curves[name] = metrics
         ev_path = out / "eval" / f"{name}.json"

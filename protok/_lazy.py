@@ -32,3 +32,22 @@ def lazy_attributes(
         return sorted(set(lazy) | {n for n in vars(sys.modules[package]) if not n.startswith("_")})
 
     return __getattr__, __dir__
+
+
+def import_biotite_without_matplotlib() -> None:
+    """Import ``biotite.structure`` without the matplotlib import biotite makes when matplotlib is installed.
+
+    biotite's package ``__init__`` imports ``biotite.visualize``, which imports matplotlib (0.2 s) to define
+    a plotting helper if it can. The processes of ``protok tokenize`` never plot; they call this before
+    anything imports biotite, so that import finds matplotlib blocked and skips the helper (biotite's own
+    ``try``/``except ImportError``): in such a process ``biotite.visualize.AdaptiveFancyArrow`` is biotite's
+    stand-in that raises when used; matplotlib itself stays importable. A no-op when biotite or matplotlib
+    is already imported.
+    """
+    if "biotite" in sys.modules or "matplotlib" in sys.modules:
+        return
+    sys.modules["matplotlib"] = None  # type: ignore[assignment]  # makes `import matplotlib...` raise
+    try:
+        importlib.import_module("biotite.structure")
+    finally:
+        del sys.modules["matplotlib"]

@@ -57,6 +57,7 @@ def tokenize_cmd(inputs, output, chains, model_name, structure_model, device, wo
     (x.pdb, x.cif). Failed inputs are recorded in OUTPUT.errors.tsv (e.g. tokens.jsonl.errors.tsv) and the
     run goes on; the exit status is 1 while any input of the output fails (--resume tries them again).
     """
+    from protok._lazy import import_biotite_without_matplotlib
     from protok.errors import ProtokError
     from protok.tokenizer.inputs import collect_inputs, parse_shard, record_ids, select_shard
     from protok.tokenizer.tokenfile import format_of
@@ -74,6 +75,7 @@ def tokenize_cmd(inputs, output, chains, model_name, structure_model, device, wo
         raise click.UsageError(str(exc)) from None
     n_workers = default_workers() if workers is None else workers
     with local_encoders(n_workers, len(files), model_name, engine=engine, device=device) as pool:
+        import_biotite_without_matplotlib()  # before the imports below load biotite
         from protok.tokenizer.config import TokenizeConfig
         from protok.tokenizer.runner import run_tokenize
 

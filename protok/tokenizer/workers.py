@@ -16,6 +16,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from protok._lazy import import_biotite_without_matplotlib
 from protok._threads import torch_threads
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -136,6 +137,7 @@ def worker_tokenizer() -> Tokenizer:
 
 
 def _init(model: str | None) -> None:
+    import_biotite_without_matplotlib()
     import torch
 
     global _TOKENIZER

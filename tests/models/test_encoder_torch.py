@@ -12,7 +12,7 @@ import torch
 from torch_geometric.data import Batch
 
 from protok.graph import GraphBatch, build_graph
-from protok.models import ModelConfig, ProtokModel, load_model, save_model
+from protok.models import ModelConfig, ProtokModel, encoder_torch, load_model, save_model
 from protok.models.encoder import Encoder, EncoderConfig
 from protok.models.encoder_torch import PlainTorchEncoder
 from protok.structures import read_structure
@@ -45,6 +45,13 @@ def test_same_parameter_and_buffer_names_and_shapes() -> None:
     a = {k: tuple(v.shape) for k, v in enc.state_dict().items()}
     b = {k: tuple(v.shape) for k, v in plain.state_dict().items()}
     assert a == b
+
+
+def test_gate_constants_are_e3nns() -> None:
+    from e3nn.math import normalize2mom
+
+    assert encoder_torch._SILU_SCALE == normalize2mom(torch.nn.functional.silu).cst
+    assert encoder_torch._SIGMOID_SCALE == normalize2mom(torch.sigmoid).cst
 
 
 def test_gate_equals_e3nn_gate() -> None:
