@@ -1,7 +1,10 @@
-"""Lazy package attributes: public names imported from their module on first access (PEP 562).
+"""Import-time costs kept off the paths that do not need them.
 
-Used by packages whose public API would otherwise import torch at ``import`` time, so that ``protok
---help`` and the light modules (inputs, token files, the worker pool) stay fast.
+* :func:`lazy_attributes`: public names imported from their module on first access (PEP 562), for packages
+  whose public API would otherwise import torch at ``import`` time, so that ``protok --help`` and the light
+  modules (inputs, token files, the worker pool) stay fast.
+* :func:`import_biotite_without_matplotlib`: biotite without the plotting library it pulls in, for the
+  processes of ``protok tokenize``.
 """
 
 from __future__ import annotations
