@@ -139,4 +139,4 @@ def _classify(name: str) -> tuple[bool, bool, bool, str]:
     if name in WATER_NAMES:  # no water name is an amino acid or nucleotide in the CCD: no need to load it
         return False, False, True, "X"
     amino = is_amino_acid(name)
-    return amino, (not amino) and is_nucleotide(name), name in WATER_NAMES, one_letter(name) if amino else "X"
+    return amino, (not amino) and is_nucleotide(name), False, one_letter(name) if amino else "X"
